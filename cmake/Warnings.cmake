@@ -1,0 +1,17 @@
+# Warnings apply to tandem's own targets only (generated protobuf code is
+# compiled without -Werror, see userspace/proto).
+add_library(tandem_warnings INTERFACE)
+target_compile_options(tandem_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
+  -Wcast-align -Wunused -Woverloaded-virtual -Wconversion -Wsign-conversion
+  -Wnull-dereference -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
+if(TANDEM_WERROR)
+  target_compile_options(tandem_warnings INTERFACE -Werror)
+endif()
+
+# tandem_add_library(NAME SOURCES... [DEPS ...]) and tandem_add_executable:
+# every first-party target gets the warnings and the sanitizer flags.
+function(tandem_target_defaults target)
+  target_link_libraries(${target} PRIVATE tandem_warnings)
+  target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR}/userspace)
+endfunction()

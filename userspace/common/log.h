@@ -1,0 +1,26 @@
+// Logging for every tandem program goes through libqb. Programs call
+// tandem::log::init() once; code logs with TLOG(priority, fmt, ...), where
+// priority is a syslog level (LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG).
+// Lines that concern a resource, peer or device name it in the text.
+#pragma once
+
+#include <qb/qblog.h>
+#include <syslog.h>
+
+namespace tandem::log {
+
+struct Options {
+  const char* program = "tandem";
+  int stderr_priority = LOG_WARNING;  // lines at or above this go to stderr
+  bool to_syslog = false;
+  const char* file = nullptr;  // optional log file
+  int file_priority = LOG_INFO;
+};
+
+void init(const Options& options);
+void set_stderr_priority(int priority);
+void shutdown();
+
+}  // namespace tandem::log
+
+#define TLOG(priority, ...) qb_log(priority, __VA_ARGS__)
