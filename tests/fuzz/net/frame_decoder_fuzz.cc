@@ -1,0 +1,34 @@
+// Feeds arbitrary bytes, in arbitrary chunk sizes, to the peer frame
+// decoder. Every decoded frame must respect the announced lengths and limits.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <span>
+
+#include "net/frame.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace tandem::net;
+  if (size == 0) return 0;
+  // First byte picks the chunk size so that reassembly is exercised.
+  const size_t chunk = size_t{data[0]} + 1;
+  const auto* bytes = reinterpret_cast<const std::byte*>(data + 1);
+  const size_t n = size - 1;
+  FrameDecoder dec;
+  for (size_t off = 0; off < n; off += chunk) {
+    const size_t len = off + chunk <= n ? chunk : n - off;
+    dec.feed(std::span<const std::byte>(bytes + off, len));
+    for (;;) {
+      auto r = dec.next();
+      if (!r.ok()) return 0;
+      if (!r->has_value()) break;
+      const Frame& f = **r;
+      if (f.message.size() != f.header.message_bytes || f.message.size() > kMaxMessageBytes ||
+          f.payload.size() != f.header.payload_bytes || f.payload.size() > kMaxPayloadBytes ||
+          (!f.payload.empty() && !payload_allowed(f.header.type))) {
+        std::abort();
+      }
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,120 @@
+#include "net/frame.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace tandem::net {
+namespace {
+
+std::vector<std::byte> bytes_of(std::string_view s) {
+  std::vector<std::byte> v;
+  for (char c : s) v.push_back(static_cast<std::byte>(c));
+  return v;
+}
+
+std::vector<std::byte> encode(FrameType type, uint16_t flags, std::string_view msg,
+                              std::string_view payload) {
+  std::vector<std::byte> out;
+  const auto m = bytes_of(msg);
+  const auto p = bytes_of(payload);
+  auto r = encode_frame(type, flags, m, p, out);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  return out;
+}
+
+TEST(Frame, HeaderLayoutIsBigEndian) {
+  const auto f = encode(FrameType::kWrite, 0x0102, "ab", "xyz");
+  ASSERT_EQ(f.size(), kFrameHeaderBytes + 5);
+  const std::vector<uint8_t> expect = {0x54, 0x4E, 0x44, 0x31, 0x00, 0x08, 0x01, 0x02,
+                                       0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x03};
+  for (size_t i = 0; i < expect.size(); ++i) {
+    EXPECT_EQ(static_cast<uint8_t>(f[i]), expect[i]) << "byte " << i;
+  }
+}
+
+TEST(Frame, DecoderReassemblesFramesSplitAtEveryByte) {
+  std::vector<std::byte> stream = encode(FrameType::kHello, 0, "hello", "");
+  const auto second = encode(FrameType::kWrite, 3, "meta", std::string(4096, 'd'));
+  stream.insert(stream.end(), second.begin(), second.end());
+
+  FrameDecoder dec;
+  std::vector<Frame> frames;
+  for (std::byte b : stream) {
+    dec.feed(std::span<const std::byte>(&b, 1));
+    for (;;) {
+      auto r = dec.next();
+      ASSERT_TRUE(r.ok()) << r.error().message;
+      if (!r->has_value()) break;
+      frames.push_back(std::move(**r));
+    }
+  }
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0].header.type, FrameType::kHello);
+  EXPECT_EQ(frames[0].message, bytes_of("hello"));
+  EXPECT_TRUE(frames[0].payload.empty());
+  EXPECT_EQ(frames[1].header.type, FrameType::kWrite);
+  EXPECT_EQ(frames[1].header.flags, 3);
+  EXPECT_EQ(frames[1].message, bytes_of("meta"));
+  EXPECT_EQ(frames[1].payload.size(), 4096u);
+  EXPECT_EQ(dec.buffered_bytes(), 0u);
+}
+
+TEST(Frame, BadMagicFailsAndStaysFailed) {
+  auto f = encode(FrameType::kPing, 0, "", "");
+  f[0] = std::byte{0x00};
+  FrameDecoder dec;
+  dec.feed(f);
+  auto r = dec.next();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("bad frame magic"), std::string::npos);
+  dec.feed(encode(FrameType::kPing, 0, "", ""));
+  EXPECT_FALSE(dec.next().ok());
+  EXPECT_TRUE(dec.failed());
+}
+
+TEST(Frame, OversizedLengthsRejectedBeforeBuffering) {
+  auto f = encode(FrameType::kWrite, 0, "", "");
+  // Announce a payload one byte over the limit; only the header is sent.
+  const uint32_t too_big = kMaxPayloadBytes + 1;
+  for (int i = 0; i < 4; ++i) {
+    f[12 + static_cast<size_t>(i)] = static_cast<std::byte>((too_big >> (8 * (3 - i))) & 0xFF);
+  }
+  FrameDecoder dec;
+  dec.feed(f);
+  auto r = dec.next();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("payload"), std::string::npos);
+}
+
+TEST(Frame, PayloadOnlyOnDataFrames) {
+  std::vector<std::byte> out;
+  const auto p = bytes_of("data");
+  EXPECT_FALSE(encode_frame(FrameType::kPing, 0, {}, p, out).ok());
+  auto f = encode(FrameType::kWrite, 0, "", "data");
+  f[5] = static_cast<std::byte>(FrameType::kPing);  // same lengths, wrong type
+  FrameDecoder dec;
+  dec.feed(f);
+  EXPECT_FALSE(dec.next().ok());
+}
+
+TEST(Frame, UnknownTypeRejected) {
+  auto f = encode(FrameType::kPing, 0, "", "");
+  f[4] = std::byte{0x7F};
+  FrameDecoder dec;
+  dec.feed(f);
+  auto r = dec.next();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("unknown frame type"), std::string::npos);
+}
+
+TEST(Frame, EncoderRefusesOversizedMessage) {
+  std::vector<std::byte> out;
+  std::vector<std::byte> msg(kMaxMessageBytes + 1);
+  EXPECT_FALSE(encode_frame(FrameType::kHello, 0, msg, {}, out).ok());
+  EXPECT_TRUE(out.empty());
+}
+
+}  // namespace
+}  // namespace tandem::net

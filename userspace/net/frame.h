@@ -1,0 +1,95 @@
+// Peer wire framing. Every message between two tandem nodes is one frame:
+//
+//   offset size  field (big-endian)
+//   0      4     magic 0x544E4431 ("TND1")
+//   4      2     type (FrameType)
+//   6      2     flags (per type; unknown bits must be zero)
+//   8      4     message length: protobuf-encoded message that follows
+//   12     4     payload length: raw bytes (block data) after the message
+//   16     ...   message, then payload
+//
+// Block data never goes through protobuf: it travels as the raw payload so
+// the receiver can land it in an aligned buffer. Both lengths are bounded
+// before anything is buffered; a frame that breaks a bound is a protocol
+// error that closes the connection.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace tandem::net {
+
+inline constexpr uint32_t kFrameMagic = 0x544E4431;  // "TND1"
+inline constexpr size_t kFrameHeaderBytes = 16;
+inline constexpr uint32_t kMaxMessageBytes = 64 * 1024;
+inline constexpr uint32_t kMaxPayloadBytes = 1024 * 1024;
+
+enum class FrameType : uint16_t {
+  kHello = 1,
+  kAuthChallenge = 2,
+  kAuthResponse = 3,
+  kAuthVerdict = 4,
+  kNodeState = 5,
+  kPing = 6,
+  kPingAck = 7,
+  kWrite = 8,      // payload: the data
+  kRecvAck = 9,    // protocol B completion
+  kWriteAck = 10,  // protocol C completion
+  kBarrier = 11,
+  kBarrierAck = 12,
+  kReadRequest = 13,
+  kReadReply = 14,  // payload: the data
+  kResyncData = 15,
+  kResyncAck = 16,
+  kDisconnect = 17,
+};
+inline constexpr uint16_t kMaxFrameType = 17;
+
+bool payload_allowed(FrameType type);
+
+struct FrameHeader {
+  FrameType type = FrameType::kHello;
+  uint16_t flags = 0;
+  uint32_t message_bytes = 0;
+  uint32_t payload_bytes = 0;
+};
+
+struct Frame {
+  FrameHeader header;
+  std::vector<std::byte> message;  // protobuf bytes
+  std::vector<std::byte> payload;  // raw data
+};
+
+// Appends one encoded frame to `out`. Lengths beyond the limits are a
+// programming error in the sender and are reported as an error value.
+Result<void> encode_frame(FrameType type, uint16_t flags, std::span<const std::byte> message,
+                          std::span<const std::byte> payload, std::vector<std::byte>& out);
+
+// Decodes and checks a header (magic, known type, lengths within limits,
+// payload only on types that carry data).
+Result<FrameHeader> decode_frame_header(std::span<const std::byte, kFrameHeaderBytes> bytes);
+
+// Incremental decoder for a byte stream. Feed it what the socket returned,
+// then take frames until next() yields nothing. After an error it stays
+// failed: the connection must be closed.
+class FrameDecoder {
+ public:
+  void feed(std::span<const std::byte> bytes);
+  Result<std::optional<Frame>> next();
+  size_t buffered_bytes() const { return buffer_.size() - consumed_; }
+  bool failed() const { return failed_; }
+
+ private:
+  std::vector<std::byte> buffer_;
+  size_t consumed_ = 0;
+  bool failed_ = false;
+  std::string error_;
+};
+
+}  // namespace tandem::net
