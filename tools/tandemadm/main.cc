@@ -18,6 +18,7 @@ std::vector<Verb> all_verbs() {
   register_config_verbs(table);
   register_md_verbs(table);
   register_fence_verbs(table);
+  register_resource_verbs(table);
   return table;
 }
 

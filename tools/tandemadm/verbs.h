@@ -36,5 +36,6 @@ struct Verb {
 void register_config_verbs(std::vector<Verb>& table);
 void register_md_verbs(std::vector<Verb>& table);
 void register_fence_verbs(std::vector<Verb>& table);
+void register_resource_verbs(std::vector<Verb>& table);
 
 }  // namespace tandem::adm
