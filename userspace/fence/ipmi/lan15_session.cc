@@ -1,0 +1,238 @@
+#include "fence/ipmi/lan15_session.h"
+
+#include <algorithm>
+
+#include "fence/ipmi/crypto.h"
+
+namespace tandem::ipmi {
+
+std::array<std::uint8_t, 16> lan15_md5_auth_code(std::string_view password,
+                                                 std::uint32_t session_id, ByteSpan message,
+                                                 std::uint32_t session_seq) {
+  Bytes key(16, 0);
+  std::copy_n(password.begin(), std::min<std::size_t>(password.size(), 16), key.begin());
+  Bytes in;
+  ByteWriter w(in);
+  w.bytes(key);
+  w.u32(session_id);
+  w.bytes(message);
+  w.u32(session_seq);
+  w.bytes(key);
+  return md5(in);
+}
+
+Lan15Session::Lan15Session(SessionConfig config, RandomSource random)
+    : config_(std::move(config)), random_(std::move(random)) {
+  std::array<std::uint8_t, 5> b{};
+  random_(b);
+  rq_seq_ = static_cast<std::uint8_t>(b[0] & 0x3f);
+  // Below 2^31 so the BMC's numbering does not wrap during a fence run.
+  reply_seq_start_ = (static_cast<std::uint32_t>(b[1] | (b[2] << 8) | (b[3] << 16)) |
+                      (static_cast<std::uint32_t>(b[4] & 0x3f) << 24)) +
+                     1;
+}
+
+SessionEvent Lan15Session::ignore(std::string reason) {
+  SessionEvent e;
+  e.rejected = std::move(reason);
+  return e;
+}
+
+SessionEvent Lan15Session::fail(std::string message) {
+  state_ = State::kFailed;
+  pending_.reset();
+  SessionEvent e;
+  e.kind = SessionEvent::Kind::kFailed;
+  e.error = make_error(std::move(message));
+  return e;
+}
+
+SessionEvent Lan15Session::transmit(const IpmiRequest& request, State next, bool new_request) {
+  if (new_request) {
+    rq_seq_ = static_cast<std::uint8_t>((rq_seq_ + 1) & 0x3f);
+    attempts_left_ = config_.attempts - 1;
+  }
+  Lan15Packet p;
+  p.message = encode_request(request, rq_seq_);
+  // Before Activate Session everything is out of session; Activate Session
+  // itself is signed with the temporary session id and sequence 0.
+  const bool signed_packet = next == State::kActivate || out_seq_ != 0;
+  if (signed_packet) {
+    p.auth_type = auth_type_;
+    p.session_id = session_id_;
+    p.session_seq = out_seq_;
+    if (out_seq_ != 0) {
+      ++out_seq_;
+      if (out_seq_ == 0) out_seq_ = 1;
+    }
+    if (auth_type_ == kAuthTypeMd5) {
+      p.auth_code = lan15_md5_auth_code(config_.password, p.session_id, p.message, p.session_seq);
+    }
+  }
+  state_ = next;
+  pending_ = request;
+  SessionEvent e;
+  e.send = encode_lan15(p);
+  return e;
+}
+
+SessionEvent Lan15Session::start() {
+  if (state_ != State::kIdle) return fail("session started twice");
+  if (config_.username.size() > 16) return fail("user name is longer than IPMI's 16 bytes");
+  if (config_.password.size() > kMaxLan15Password) {
+    return fail("password is longer than IPMI 1.5's 16 bytes; use lanplus");
+  }
+  return transmit(get_channel_auth_capabilities_request(config_.privilege, false),
+                  State::kAuthCapabilities, true);
+}
+
+SessionEvent Lan15Session::on_timeout() {
+  if (!pending_) return {};
+  if (attempts_left_ <= 0) {
+    return fail("no reply to " + command_name(pending_->netfn, pending_->cmd) + " after " +
+                std::to_string(config_.attempts) + " attempts");
+  }
+  --attempts_left_;
+  return transmit(*pending_, state_, false);
+}
+
+SessionEvent Lan15Session::request(const IpmiRequest& request) {
+  if (state_ != State::kActive) return fail("request issued while the session is not ready");
+  return transmit(request, State::kRequest, true);
+}
+
+SessionEvent Lan15Session::close() {
+  if (state_ != State::kActive) {
+    state_ = State::kClosed;
+    SessionEvent e;
+    e.kind = SessionEvent::Kind::kClosed;
+    return e;
+  }
+  return transmit(close_session_request(session_id_), State::kClosing, true);
+}
+
+Result<IpmiResponse> Lan15Session::decode_reply(ByteSpan datagram) {
+  auto packet = decode_lan15(datagram);
+  if (!packet) return packet.error();
+  const bool in_session = state_ == State::kActivate || out_seq_ != 0;
+  if (!in_session) {
+    if (packet->auth_type != kAuthTypeNone || packet->session_id != 0) {
+      return make_error("out-of-session reply carries a session id or authentication");
+    }
+  } else {
+    if (packet->session_id != session_id_) {
+      return make_error("wrong session id " + std::to_string(packet->session_id) +
+                        " in reply (expected " + std::to_string(session_id_) + ")");
+    }
+    if (packet->auth_type == kAuthTypeNone) {
+      if (auth_type_ != kAuthTypeNone && !replies_unauthenticated_ok_) {
+        return make_error("reply lacks the MD5 authentication code the session requires");
+      }
+    } else if (packet->auth_type != auth_type_) {
+      return make_error("reply uses authentication type " + std::to_string(packet->auth_type) +
+                        ", not the session's");
+    } else if (auth_type_ == kAuthTypeMd5) {
+      const auto code = lan15_md5_auth_code(config_.password, packet->session_id, packet->message,
+                                            packet->session_seq);
+      if (!equal_digest(code, packet->auth_code)) {
+        return make_error("bad MD5 authentication code (forged packet or wrong password)");
+      }
+    }
+    if (state_ != State::kActivate) {
+      if (packet->session_seq == 0 || packet->session_seq < reply_seq_start_ ||
+          packet->session_seq <= last_in_seq_) {
+        return make_error("wrong session sequence number " + std::to_string(packet->session_seq) +
+                          ": replay or stale");
+      }
+    }
+  }
+  auto response = decode_response(packet->message);
+  if (!response) return response.error();
+  if (auto m = check_response_matches(*response, *pending_, rq_seq_); !m) return m.error();
+  if (in_session && state_ != State::kActivate) last_in_seq_ = packet->session_seq;
+  return response;
+}
+
+SessionEvent Lan15Session::on_datagram(ByteSpan datagram) {
+  if (!pending_) return ignore("unsolicited datagram (no request outstanding)");
+  auto response = decode_reply(datagram);
+  if (!response) return ignore(response.error().message);
+  return on_reply(*response);
+}
+
+SessionEvent Lan15Session::on_reply(const IpmiResponse& response) {
+  const std::uint8_t cc = response.completion_code;
+  pending_.reset();
+  SessionEvent e;
+  switch (state_) {
+    case State::kAuthCapabilities: {
+      if (cc != 0) {
+        return fail("Get Channel Authentication Capabilities failed: " + completion_code_text(cc));
+      }
+      auto caps = decode_channel_auth_capabilities(response.data);
+      if (!caps) return fail(caps.error().message);
+      const bool want_md5 = config_.auth == Lan15Auth::kMd5;
+      if (want_md5 && !(caps->auth_types & kAuthSupportMd5)) {
+        return fail("the BMC does not offer MD5 authentication on IPMI 1.5; try lanplus");
+      }
+      if (!want_md5 && !(caps->auth_types & kAuthSupportNone)) {
+        return fail("the BMC does not allow unauthenticated IPMI 1.5 sessions; use MD5 or lanplus");
+      }
+      auth_type_ = want_md5 ? kAuthTypeMd5 : kAuthTypeNone;
+      replies_unauthenticated_ok_ = caps->per_message_auth_disabled;
+      return transmit(get_session_challenge_request(auth_type_, config_.username),
+                      State::kChallenge, true);
+    }
+    case State::kChallenge: {
+      if (cc == 0x81) return fail("the BMC does not know user '" + config_.username + "'");
+      if (cc == 0x82) return fail("the BMC does not allow a null user name");
+      if (cc != 0) return fail("Get Session Challenge failed: " + completion_code_text(cc));
+      auto challenge = decode_session_challenge(response.data);
+      if (!challenge) return fail(challenge.error().message);
+      if (challenge->temporary_session_id == 0) return fail("the BMC gave temporary session id 0");
+      session_id_ = challenge->temporary_session_id;
+      challenge_ = challenge->challenge;
+      return transmit(
+          activate_session_request(auth_type_, config_.privilege, challenge_, reply_seq_start_),
+          State::kActivate, true);
+    }
+    case State::kActivate: {
+      if (cc == 0x81 || cc == 0x86) {
+        return fail("the BMC refused to activate a session for user '" + config_.username +
+                    "': " + completion_code_text(cc) +
+                    (cc == 0x86 ? " (requested privilege exceeds the user's limit)" : ""));
+      }
+      if (cc != 0) {
+        return fail("Activate Session for user '" + config_.username +
+                    "' failed: " + completion_code_text(cc) + " (wrong password?)");
+      }
+      auto activated = decode_activate_session(response.data);
+      if (!activated) return fail(activated.error().message);
+      if (activated->session_id == 0) return fail("the BMC activated session id 0");
+      if (activated->auth_type != auth_type_) {
+        return fail("the BMC activated the session with another authentication type");
+      }
+      session_id_ = activated->session_id;
+      out_seq_ = activated->initial_outbound_seq == 0 ? 1 : activated->initial_outbound_seq;
+      return transmit(set_session_privilege_request(config_.privilege), State::kSetPrivilege, true);
+    }
+    case State::kSetPrivilege:
+      if (cc != 0) return fail(set_session_privilege_error(cc, config_.privilege));
+      state_ = State::kActive;
+      e.kind = SessionEvent::Kind::kEstablished;
+      return e;
+    case State::kRequest:
+      state_ = State::kActive;
+      e.kind = SessionEvent::Kind::kResponse;
+      e.response = response;
+      return e;
+    case State::kClosing:
+      state_ = State::kClosed;
+      e.kind = SessionEvent::Kind::kClosed;
+      return e;
+    default:
+      return ignore("unexpected reply");
+  }
+}
+
+}  // namespace tandem::ipmi
