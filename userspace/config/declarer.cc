@@ -1,0 +1,687 @@
+#include "config/declarer.h"
+
+#include <arpa/inet.h>
+
+#include <array>
+#include <map>
+
+#include "config/limits.h"
+#include "config/suggest.h"
+
+namespace tandem::config {
+
+namespace {
+
+constexpr std::array<std::string_view, 4> kTopKeywords{"global", "common", "resource", "include"};
+constexpr std::array<std::string_view, 7> kCommonKeywords{
+    "protocol", "net", "disk", "syncer", "startup", "handlers", "options"};
+constexpr std::array<std::string_view, 14> kResourceKeywords{
+    "protocol", "net",      "disk",   "syncer", "startup",   "handlers",           "options",
+    "on",       "floating", "volume", "device", "meta-disk", "flexible-meta-disk", "include"};
+constexpr std::array<std::string_view, 7> kHostKeywords{
+    "volume", "device", "disk", "meta-disk", "flexible-meta-disk", "address", "node-id"};
+constexpr std::array<std::string_view, 4> kVolumeKeywords{"device", "disk", "meta-disk",
+                                                          "flexible-meta-disk"};
+
+// DRBD keywords for features tandem does not have; rejecting them by name is
+// clearer than "unknown keyword".
+constexpr std::array<std::string_view, 7> kUnsupportedStructure{
+    "connection", "connection-mesh", "stacked-on-top-of", "ignore-on", "_this_host", "skip",
+    "proxy"};
+
+bool valid_name(std::string_view name) {
+  if (name.empty() || name.size() > limits::kMaxNameBytes) return false;
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= ' ' || u == 0x7f || c == '/' || c == '"' || c == '\\' || c == '{' || c == '}' ||
+        c == ';' || c == '#') {
+      return false;
+    }
+  }
+  return true;
+}
+
+Result<uint32_t> parse_u32(std::string_view text, uint32_t min, uint32_t max,
+                           std::string_view what) {
+  if (text.empty() || text.size() > 10) {
+    return make_error(std::string(what) + " '" + std::string(text) + "' is not a number");
+  }
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') {
+      return make_error(std::string(what) + " '" + std::string(text) + "' is not a number");
+    }
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v < min || v > max) {
+    return make_error(std::string(what) + " " + std::string(text) + " is out of range " +
+                      std::to_string(min) + ".." + std::to_string(max));
+  }
+  return static_cast<uint32_t>(v);
+}
+
+std::string hint_for(std::string_view word, std::span<const std::string_view> candidates) {
+  if (std::optional<std::string> n = nearest(word, candidates)) {
+    return "; did you mean '" + *n + "'?";
+  }
+  std::string all;
+  for (std::string_view c : candidates) {
+    if (!all.empty()) all += ", ";
+    all += c;
+  }
+  return "; expected one of: " + all;
+}
+
+class Declarer {
+ public:
+  explicit Declarer(Diagnostics& diag) : diag_(diag) {}
+
+  Declarations run(const std::vector<Statement>& statements) {
+    for (const Statement& s : statements) {
+      if (diag_.full()) break;
+      top_level(s);
+    }
+    return std::move(out_);
+  }
+
+ private:
+  void error(const SourceLocation& where, const std::string& message) {
+    diag_.error(where, message);
+  }
+
+  bool expect_block(const Statement& s, std::string_view usage) {
+    if (!s.has_block) {
+      error(s.where, "'" + s.keyword + "' needs a { } section: " + std::string(usage));
+      return false;
+    }
+    return true;
+  }
+  bool expect_no_block(const Statement& s) {
+    if (s.has_block) {
+      error(s.where, "'" + s.keyword + "' takes a value and ';', not a { } section");
+      return false;
+    }
+    return true;
+  }
+  bool expect_args(const Statement& s, std::size_t n, std::string_view usage) {
+    if (s.args.size() != n) {
+      error(s.where, "'" + s.keyword + "' is written as: " + std::string(usage));
+      return false;
+    }
+    return true;
+  }
+
+  bool unsupported_structure(const Statement& s) {
+    for (std::string_view k : kUnsupportedStructure) {
+      if (s.keyword == k) {
+        error(s.where,
+              "'" + s.keyword + "' is a DRBD feature tandem does not support; remove this section");
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void top_level(const Statement& s) {
+    if (s.keyword == "global") {
+      if (!expect_block(s, "global { usage-count no; }") || !expect_args(s, 0, "global { ... }")) {
+        return;
+      }
+      if (global_at_) {
+        error(s.where, "second global section (the first is at " + global_at_->to_string() +
+                           "); merge them into one");
+        return;
+      }
+      global_at_ = s.where;
+      option_block(s, SectionKind::kGlobal, out_.global);
+    } else if (s.keyword == "common") {
+      if (!expect_block(s, "common { net { ... } ... }") || !expect_args(s, 0, "common { ... }")) {
+        return;
+      }
+      if (common_at_) {
+        error(s.where, "second common section (the first is at " + common_at_->to_string() +
+                           "); merge them into one");
+        return;
+      }
+      common_at_ = s.where;
+      for (const Statement& c : s.block) {
+        if (diag_.full()) return;
+        if (!layer_statement(c, out_.common)) {
+          unknown(c, "common", kCommonKeywords);
+        }
+      }
+    } else if (s.keyword == "resource") {
+      resource(s);
+    } else if (s.keyword == "include") {
+      // The loader splices includes in; one left here could not be resolved.
+      error(s.where, "include could not be followed");
+    } else if (!unsupported_structure(s)) {
+      unknown(s, "the top level", kTopKeywords);
+    }
+  }
+
+  void unknown(const Statement& s, std::string_view where,
+               std::span<const std::string_view> allowed) {
+    if (unsupported_structure(s)) return;
+    if (s.keyword == "include") {
+      error(s.where,
+            "include is only allowed at the top level of a file, not inside " + std::string(where));
+      return;
+    }
+    std::string extra;
+    for (SectionKind k : {SectionKind::kNet, SectionKind::kDisk, SectionKind::kStartup,
+                          SectionKind::kOptions, SectionKind::kGlobal}) {
+      if (find_option(k, s.keyword) != nullptr) {
+        extra =
+            "; '" + s.keyword + "' belongs in a " + std::string(section_name(k)) + " { } section";
+        break;
+      }
+    }
+    if (extra.empty() && is_handler_name(s.keyword)) {
+      extra = "; '" + s.keyword + "' belongs in a handlers { } section";
+    }
+    error(s.where, "unknown keyword '" + s.keyword + "' in " + std::string(where) +
+                       (extra.empty() ? hint_for(s.keyword, allowed) : extra));
+  }
+
+  // Option sections allowed in common and resource; returns false when `s`
+  // is none of them.
+  bool layer_statement(const Statement& s, OptionLayer& layer) {
+    if (s.keyword == "protocol" && !s.has_block) {
+      option_statement(s, *find_option(SectionKind::kNet, "protocol"), layer.options, nullptr);
+      return true;
+    }
+    if (s.keyword == "net" && s.has_block) {
+      option_block(s, SectionKind::kNet, layer.options);
+    } else if (s.keyword == "disk" && s.has_block) {
+      option_block(s, SectionKind::kDisk, layer.options);
+    } else if (s.keyword == "startup" && s.has_block) {
+      option_block(s, SectionKind::kStartup, layer.options);
+    } else if (s.keyword == "options" && s.has_block) {
+      option_block(s, SectionKind::kOptions, layer.options);
+    } else if (s.keyword == "syncer" && s.has_block) {
+      syncer_block(s, layer.options);
+    } else if (s.keyword == "handlers" && s.has_block) {
+      handlers_block(s, layer.handlers);
+    } else {
+      return false;
+    }
+    if (!s.args.empty()) {
+      error(s.where, "'" + s.keyword + "' takes no name; write '" + s.keyword + " { ... }'");
+    }
+    return true;
+  }
+
+  void option_statement(const Statement& s, const OptionSpec& spec, std::vector<OptionUse>& into,
+                        std::map<std::string, SourceLocation>* seen) {
+    if (!expect_no_block(s)) return;
+    if (seen != nullptr) {
+      auto [it, inserted] = seen->emplace(std::string(spec.keyword), s.where);
+      if (!inserted) {
+        error(s.where, "'" + std::string(spec.keyword) +
+                           "' is set twice in this section (first at " + it->second.to_string() +
+                           "); keep one");
+        return;
+      }
+    }
+    Result<ParsedValue> v = parse_option_value(spec, s.args);
+    if (!v) {
+      error(s.where, v.error().message);
+      return;
+    }
+    into.push_back(OptionUse{&spec, std::move(*v), s.where});
+  }
+
+  void unknown_option(const Statement& s, SectionKind section) {
+    if (unimplemented_drbd_option(s.keyword)) {
+      error(s.where, "'" + s.keyword + "' is a DRBD option tandem does not implement; remove it");
+      return;
+    }
+    for (SectionKind k : {SectionKind::kNet, SectionKind::kDisk, SectionKind::kStartup,
+                          SectionKind::kOptions, SectionKind::kGlobal}) {
+      if (k != section && find_option(k, s.keyword) != nullptr) {
+        error(s.where, "'" + s.keyword + "' belongs in a " + std::string(section_name(k)) +
+                           " { } section, not in " + std::string(section_name(section)) + " { }");
+        return;
+      }
+    }
+    std::vector<std::string_view> names;
+    for (const OptionSpec& o : all_options()) {
+      if (o.section == section) names.push_back(o.keyword);
+    }
+    error(s.where, "unknown option '" + s.keyword + "' in " + std::string(section_name(section)) +
+                       " { }" + hint_for(s.keyword, names));
+  }
+
+  void option_block(const Statement& s, SectionKind section, std::vector<OptionUse>& into) {
+    std::map<std::string, SourceLocation> seen;
+    for (const Statement& c : s.block) {
+      if (diag_.full()) return;
+      const OptionSpec* spec = find_option(section, c.keyword);
+      if (spec == nullptr) {
+        unknown_option(c, section);
+        continue;
+      }
+      option_statement(c, *spec, into, &seen);
+    }
+  }
+
+  void syncer_block(const Statement& s, std::vector<OptionUse>& into) {
+    std::map<std::string, SourceLocation> seen;
+    for (const Statement& c : s.block) {
+      if (diag_.full()) return;
+      const OptionSpec* spec = find_syncer_option(c.keyword);
+      if (spec == nullptr) {
+        if (unimplemented_drbd_option(c.keyword)) {
+          error(c.where,
+                "'" + c.keyword + "' is a DRBD option tandem does not implement; remove it");
+        } else {
+          std::vector<std::string_view> names{
+              "rate",       "after",        "al-extents",    "verify-alg",
+              "csums-alg",  "c-plan-ahead", "c-fill-target", "c-delay-target",
+              "c-max-rate", "c-min-rate",   "cpu-mask",      "on-no-data-accessible"};
+          error(c.where,
+                "unknown option '" + c.keyword + "' in syncer { }" + hint_for(c.keyword, names));
+        }
+        continue;
+      }
+      option_statement(c, *spec, into, &seen);
+    }
+  }
+
+  void handlers_block(const Statement& s, std::vector<HandlerUse>& into) {
+    std::map<std::string, SourceLocation> seen;
+    for (const Statement& c : s.block) {
+      if (diag_.full()) return;
+      if (!is_handler_name(c.keyword)) {
+        error(c.where,
+              "unknown handler '" + c.keyword + "'" + hint_for(c.keyword, handler_names()));
+        continue;
+      }
+      if (!expect_no_block(c)) continue;
+      if (c.args.size() != 1 || c.args[0].text.empty()) {
+        error(c.where, "handler " + c.keyword + " needs one command, e.g. " + c.keyword +
+                           " \"/usr/lib/drbd/notify.sh root\";");
+        continue;
+      }
+      auto [it, inserted] = seen.emplace(c.keyword, c.where);
+      if (!inserted) {
+        error(c.where, "handler '" + c.keyword + "' is set twice in this section (first at " +
+                           it->second.to_string() + "); keep one");
+        continue;
+      }
+      into.push_back(HandlerUse{c.keyword, c.args[0].text, c.where});
+    }
+  }
+
+  void resource(const Statement& s) {
+    if (!expect_block(s, "resource NAME { ... }")) return;
+    if (s.args.size() != 1 || !valid_name(s.args[0].text)) {
+      error(s.where, "resource needs one name of at most " + std::to_string(limits::kMaxNameBytes) +
+                         " characters without spaces, '/' or quotes: resource NAME { ... }");
+      return;
+    }
+    if (out_.resources.size() >= limits::kMaxResources) {
+      error(s.where, "more than " + std::to_string(limits::kMaxResources) + " resources");
+      return;
+    }
+    ResourceDecl r;
+    r.name = s.args[0].text;
+    r.where = s.where;
+    const std::string ctx = "resource " + r.name;
+    for (const Statement& c : s.block) {
+      if (diag_.full()) break;
+      if (layer_statement(c, r.layer)) continue;
+      if (c.keyword == "on") {
+        host(c, r, false);
+      } else if (c.keyword == "floating") {
+        host(c, r, true);
+      } else if (c.keyword == "volume") {
+        volume_section(c, r.volumes, ctx);
+      } else if (is_volume_field(c)) {
+        implicit_volume_field(c, r.volumes, ctx);
+      } else {
+        unknown(c, ctx, kResourceKeywords);
+      }
+    }
+    out_.resources.push_back(std::move(r));
+  }
+
+  static bool is_volume_field(const Statement& s) {
+    return (s.keyword == "device" || s.keyword == "disk" || s.keyword == "meta-disk" ||
+            s.keyword == "flexible-meta-disk") &&
+           !s.has_block;
+  }
+
+  void host(const Statement& s, ResourceDecl& r, bool floating) {
+    const std::string usage =
+        floating ? "floating [ipv4|ipv6] ADDRESS:PORT { ... }" : "on HOST [HOST...] { ... }";
+    if (!expect_block(s, usage)) return;
+    if (r.hosts.size() >= limits::kMaxHostsPerResource) {
+      error(s.where, "resource " + r.name + " has more than " +
+                         std::to_string(limits::kMaxHostsPerResource) + " host sections");
+      return;
+    }
+    HostDecl h;
+    h.floating = floating;
+    h.where = s.where;
+    if (floating) {
+      Result<Address> a = parse_address(s.args);
+      if (!a) {
+        error(s.where, "in resource " + r.name + ": " + a.error().message);
+        return;
+      }
+      h.names.push_back(a->host);
+      h.address = *a;
+      h.address_at = s.where;
+    } else {
+      if (s.args.empty()) {
+        error(s.where, "'on' needs a host name: " + usage);
+        return;
+      }
+      for (const Argument& a : s.args) {
+        if (!valid_name(a.text)) {
+          error(s.where, "'" + a.text + "' is not a valid host name");
+          return;
+        }
+        h.names.push_back(a.text);
+      }
+    }
+    const std::string ctx = "resource " + r.name + ", host " + h.names[0];
+    for (const Statement& c : s.block) {
+      if (diag_.full()) break;
+      if (c.keyword == "volume") {
+        volume_section(c, h.volumes, ctx);
+      } else if (is_volume_field(c)) {
+        implicit_volume_field(c, h.volumes, ctx);
+      } else if (c.keyword == "address" && !c.has_block) {
+        if (floating) {
+          error(c.where, "a floating section takes its address from its header; remove this line");
+        } else if (h.address_at) {
+          error(c.where, "address is set twice for " + ctx + " (first at " +
+                             h.address_at->to_string() + "); keep one");
+        } else {
+          Result<Address> a = parse_address(c.args);
+          if (!a) {
+            error(c.where, "in " + ctx + ": " + a.error().message);
+          } else {
+            h.address = *a;
+            h.address_at = c.where;
+          }
+        }
+      } else if (c.keyword == "node-id" && !c.has_block) {
+        if (h.node_id) {
+          error(c.where, "node-id is set twice for " + ctx + "; keep one");
+        } else if (!expect_args(c, 1, "node-id N;")) {
+        } else if (Result<uint32_t> n = parse_u32(c.args[0].text, 0, 31, "node-id"); !n) {
+          error(c.where, n.error().message);
+        } else {
+          h.node_id = *n;
+        }
+      } else if (c.keyword == "disk" && c.has_block) {
+        error(c.where,
+              "disk options cannot be set per host; put them in the resource's disk { } "
+              "or in a volume { disk { } } section");
+      } else {
+        unknown(c, ctx, kHostKeywords);
+      }
+    }
+    r.hosts.push_back(std::move(h));
+  }
+
+  void volume_section(const Statement& s, VolumeSet& set, const std::string& ctx) {
+    if (!expect_block(s, "volume N { device ...; disk ...; meta-disk ...; }")) return;
+    if (s.args.size() != 1) {
+      error(s.where, "volume needs its number: volume N { ... }");
+      return;
+    }
+    Result<uint32_t> n = parse_u32(s.args[0].text, 0, 65535, "volume number");
+    if (!n) {
+      error(s.where, n.error().message);
+      return;
+    }
+    if (set.implicit_at) {
+      error(s.where, "in " + ctx +
+                         ": volume sections cannot be mixed with device/disk/meta-disk "
+                         "written directly in the section (at " +
+                         set.implicit_at->to_string() + "); move those into 'volume 0 { }'");
+      return;
+    }
+    if (set.volumes.count(*n) != 0) {
+      error(s.where, "in " + ctx + ": volume " + std::to_string(*n) +
+                         " is defined twice (first at " + set.volumes[*n].where.to_string() + ")");
+      return;
+    }
+    if (set.volumes.size() >= limits::kMaxVolumesPerResource) {
+      error(s.where, "in " + ctx + ": more than " + std::to_string(limits::kMaxVolumesPerResource) +
+                         " volumes");
+      return;
+    }
+    if (!set.explicit_at) set.explicit_at = s.where;
+    VolumeDecl& v = set.volumes[*n];
+    v.where = s.where;
+    const std::string vctx = ctx + ", volume " + std::to_string(*n);
+    for (const Statement& c : s.block) {
+      if (diag_.full()) return;
+      if (is_volume_field(c)) {
+        volume_field(c, v, vctx);
+      } else if (c.keyword == "disk" && c.has_block) {
+        std::map<std::string, SourceLocation> seen;
+        for (const Statement& o : c.block) {
+          const OptionSpec* spec = find_option(SectionKind::kDisk, o.keyword);
+          if (spec == nullptr) {
+            unknown_option(o, SectionKind::kDisk);
+            continue;
+          }
+          option_statement(o, *spec, v.disk_options, &seen);
+        }
+      } else {
+        unknown(c, vctx, kVolumeKeywords);
+      }
+    }
+  }
+
+  void implicit_volume_field(const Statement& s, VolumeSet& set, const std::string& ctx) {
+    if (set.explicit_at) {
+      error(s.where, "in " + ctx + ": '" + s.keyword +
+                         "' written directly cannot be mixed with "
+                         "volume sections (at " +
+                         set.explicit_at->to_string() + "); move it into a volume { } section");
+      return;
+    }
+    if (!set.implicit_at) set.implicit_at = s.where;
+    VolumeDecl& v = set.volumes[0];
+    if (v.where.line == 0) v.where = s.where;
+    volume_field(s, v, ctx);
+  }
+
+  void volume_field(const Statement& s, VolumeDecl& v, const std::string& ctx) {
+    const std::string field = s.keyword == "flexible-meta-disk" ? "meta-disk" : s.keyword;
+    auto [it, inserted] = v.set_at.emplace(field, s.where);
+    if (!inserted) {
+      error(s.where, "in " + ctx + ": " + field + " is set twice (first at " +
+                         it->second.to_string() + "); keep one");
+      return;
+    }
+    if (s.keyword == "device") {
+      Result<Device> d = parse_device(s.args);
+      if (!d) {
+        error(s.where, "in " + ctx + ": " + d.error().message);
+      } else {
+        v.device = *d;
+      }
+    } else if (s.keyword == "disk") {
+      if (s.args.size() != 1) {
+        error(s.where, "in " + ctx + ": disk needs the backing device path: disk /dev/vg/lv;");
+      } else if (s.args[0].text == "none") {
+        error(s.where, "in " + ctx +
+                           ": diskless volumes ('disk none') are not supported; give "
+                           "the backing device path");
+      } else if (s.args[0].text.front() != '/') {
+        error(s.where, "in " + ctx + ": disk '" + s.args[0].text +
+                           "' is not an absolute path; write e.g. disk /dev/vg01/lv;");
+      } else {
+        v.disk = s.args[0].text;
+      }
+    } else {
+      Result<MetaDisk> m = parse_meta_disk(s.args, s.keyword == "flexible-meta-disk");
+      if (!m) {
+        error(s.where, "in " + ctx + ": " + m.error().message);
+      } else {
+        v.meta_disk = *m;
+      }
+    }
+  }
+
+  static Result<Device> parse_device(const std::vector<Argument>& args) {
+    const char* usage = "write device /dev/drbdN; or device PATH minor N; or device minor N;";
+    Device d;
+    bool have_minor = false;
+    std::size_t i = 0;
+    if (i < args.size() && args[i].text != "minor") {
+      d.path = args[i].text;
+      if (d.path.empty() || d.path.front() != '/') {
+        return make_error("device '" + d.path + "' is not an absolute path; " + usage);
+      }
+      ++i;
+    }
+    if (i < args.size()) {
+      if (args[i].text != "minor" || i + 2 != args.size()) {
+        return make_error(std::string("cannot read the device line; ") + usage);
+      }
+      Result<uint32_t> m = parse_u32(args[i + 1].text, 0, (1u << 20) - 1, "minor");
+      if (!m) return m.error();
+      d.minor = *m;
+      have_minor = true;
+    } else if (d.path.empty()) {
+      return make_error(std::string("device needs a path or a minor number; ") + usage);
+    }
+    if (!have_minor) {
+      const std::string prefix = "/dev/drbd";
+      const std::string tail = d.path.substr(std::min(d.path.size(), prefix.size()));
+      if (d.path.compare(0, prefix.size(), prefix) != 0 || tail.empty()) {
+        return make_error("the minor number of device " + d.path +
+                          " cannot be derived from its name; write device " + d.path + " minor N;");
+      }
+      Result<uint32_t> m = parse_u32(tail, 0, (1u << 20) - 1, "minor of " + d.path);
+      if (!m) {
+        return make_error("the minor number of device " + d.path +
+                          " cannot be derived from its name; write device " + d.path + " minor N;");
+      }
+      d.minor = *m;
+    }
+    if (d.path.empty()) d.path = "/dev/drbd" + std::to_string(d.minor);
+    return d;
+  }
+
+  static Result<MetaDisk> parse_meta_disk(const std::vector<Argument>& args, bool flexible) {
+    const char* usage = "write meta-disk internal; or meta-disk PATH; or meta-disk PATH [INDEX];";
+    MetaDisk m;
+    if (args.size() == 1 && args[0].text == "internal") return m;
+    std::string path;
+    std::string index_text;
+    if (args.size() == 1) {
+      path = args[0].text;
+      if (auto b = path.find('['); b != std::string::npos) {
+        index_text = path.substr(b);
+        path.resize(b);
+      }
+    } else if (args.size() == 2 && !flexible) {
+      path = args[0].text;
+      index_text = args[1].text;
+    } else {
+      return make_error(usage);
+    }
+    if (path.empty() || path.front() != '/') {
+      return make_error("meta-disk '" + path + "' is neither 'internal' nor an absolute path; " +
+                        usage);
+    }
+    m.internal = false;
+    m.path = path;
+    if (!index_text.empty()) {
+      if (flexible) return make_error("flexible-meta-disk takes no index; use meta-disk PATH [N]");
+      if (index_text.size() < 3 || index_text.front() != '[' || index_text.back() != ']') {
+        return make_error("meta-disk index '" + index_text + "' must be written as [N]");
+      }
+      Result<uint32_t> n = parse_u32(std::string_view(index_text).substr(1, index_text.size() - 2),
+                                     0, 255, "meta-disk index");
+      if (!n) return n.error();
+      m.index = *n;
+    }
+    return m;
+  }
+
+  static Result<Address> parse_address(const std::vector<Argument>& args) {
+    const char* usage =
+        "write address [ipv4|ipv6] IP:PORT; e.g. address 10.0.0.1:7789; or "
+        "address ipv6 [fd00::1]:7789;";
+    Address a;
+    std::string text;
+    bool family_given = false;
+    if (args.size() == 2) {
+      if (args[0].text == "ipv4") {
+        a.family = AddressFamily::kIpv4;
+      } else if (args[0].text == "ipv6") {
+        a.family = AddressFamily::kIpv6;
+      } else if (args[0].text == "ssocks" || args[0].text == "sdp" || args[0].text == "sci") {
+        return make_error("address family " + args[0].text +
+                          " is not supported; tandem speaks TCP over ipv4 or ipv6");
+      } else {
+        return make_error("unknown address family '" + args[0].text + "'; " + usage);
+      }
+      family_given = true;
+      text = args[1].text;
+    } else if (args.size() == 1) {
+      text = args[0].text;
+    } else {
+      return make_error(std::string("address needs IP:PORT; ") + usage);
+    }
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos) {
+      return make_error("address '" + text + "' has no port; " + usage);
+    }
+    std::string host = text.substr(0, colon);
+    const std::string port = text.substr(colon + 1);
+    if (!host.empty() && host.front() == '[') {
+      if (host.size() < 3 || host.back() != ']') {
+        return make_error("address '" + text + "': unbalanced '[' ']'; " + usage);
+      }
+      host = host.substr(1, host.size() - 2);
+      if (family_given && a.family != AddressFamily::kIpv6) {
+        return make_error("address '" + text + "' is written as ipv6 but declared ipv4");
+      }
+      a.family = AddressFamily::kIpv6;
+    } else if (a.family == AddressFamily::kIpv6) {
+      return make_error("ipv6 address '" + text + "' must be written in brackets: [ADDR]:PORT");
+    }
+    unsigned char buf[16];
+    const int af = a.family == AddressFamily::kIpv6 ? AF_INET6 : AF_INET;
+    if (inet_pton(af, host.c_str(), buf) != 1) {
+      return make_error("'" + host + "' is not a numeric " + std::string(name(a.family)) +
+                        " address; " + usage);
+    }
+    Result<uint32_t> p = parse_u32(port, 1, 65535, "port");
+    if (!p) return make_error("address '" + text + "': " + p.error().message);
+    // Canonical spelling, so that equal addresses compare equal.
+    char canonical[INET6_ADDRSTRLEN] = {};
+    if (inet_ntop(af, buf, canonical, sizeof canonical) == nullptr) {
+      return make_error("'" + host + "' is not a valid address");
+    }
+    a.host = canonical;
+    a.port = static_cast<uint16_t>(*p);
+    return a;
+  }
+
+  Diagnostics& diag_;
+  Declarations out_;
+  std::optional<SourceLocation> global_at_;
+  std::optional<SourceLocation> common_at_;
+};
+
+}  // namespace
+
+Declarations declare(const std::vector<Statement>& statements, Diagnostics& diag) {
+  return Declarer(diag).run(statements);
+}
+
+}  // namespace tandem::config
