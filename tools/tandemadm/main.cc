@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -23,14 +24,16 @@ std::vector<Verb> all_verbs() {
 }
 
 void print_usage(std::FILE* out, const std::vector<Verb>& verbs) {
-  std::fprintf(out,
-               "usage: tandemadm [-c FILE] [--node NAME] [-v] VERB [ARGS...]\n"
-               "\n"
-               "  -c, --config FILE  configuration file (default /etc/tandem/tandem.conf)\n"
-               "  -n, --node NAME    act as host NAME of the configuration (default: hostname)\n"
-               "  -v, --verbose      log details to stderr\n"
-               "\n"
-               "verbs:\n");
+  std::fprintf(
+      out,
+      "usage: tandemadm [-c FILE] [--node NAME] [--run-dir DIR] [-v] VERB [ARGS...]\n"
+      "\n"
+      "  -c, --config FILE  configuration file (default /etc/tandem/tandem.conf)\n"
+      "  -n, --node NAME    act as host NAME of the configuration (default: hostname)\n"
+      "      --run-dir DIR  tandemd's run directory (default /run/tandem, or $TANDEM_RUN_DIR)\n"
+      "  -v, --verbose      log details to stderr\n"
+      "\n"
+      "verbs:\n");
   for (const Verb& v : verbs) {
     const std::string head = std::string(v.name) + " " + std::string(v.usage);
     std::fprintf(out, "  %-34s %.*s\n", head.c_str(), static_cast<int>(v.summary.size()),
@@ -54,6 +57,7 @@ std::string hostname() {
 int run(int argc, char** argv) {
   const std::vector<Verb> verbs = all_verbs();
   GlobalOptions options;
+  bool run_dir_given = false;
   int i = 1;
   for (; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -78,6 +82,14 @@ int run(int argc, char** argv) {
     } else if (arg.rfind("--node=", 0) == 0) {
       options.node = arg.substr(std::strlen("--node="));
       options.node_given = true;
+    } else if (arg == "--run-dir") {
+      const char* v = value("a directory");
+      if (v == nullptr) return kExitUsage;
+      options.run_dir = v;
+      run_dir_given = true;
+    } else if (arg.rfind("--run-dir=", 0) == 0) {
+      options.run_dir = arg.substr(std::strlen("--run-dir="));
+      run_dir_given = true;
     } else if (arg == "-v" || arg == "--verbose") {
       options.verbose = true;
     } else if (arg == "-h" || arg == "--help" || arg == "help") {
@@ -93,6 +105,9 @@ int run(int argc, char** argv) {
   if (i >= argc) {
     print_usage(stderr, verbs);
     return kExitUsage;
+  }
+  if (const char* env = std::getenv("TANDEM_RUN_DIR"); env != nullptr && !run_dir_given) {
+    options.run_dir = env;
   }
   if (!options.node_given) {
     options.node = hostname();

@@ -18,8 +18,9 @@ inline constexpr int kExitConfig = 10;  // configuration file invalid (as drbdad
 
 struct GlobalOptions {
   std::string config_path = "/etc/tandem/tandem.conf";
-  std::string node;         // this host's name in the configuration
-  bool node_given = false;  // --node was passed (otherwise: the hostname)
+  std::string node;                     // this host's name in the configuration
+  bool node_given = false;              // --node was passed (otherwise: the hostname)
+  std::string run_dir = "/run/tandem";  // tandemd's control socket lives here
   bool verbose = false;
 };
 
