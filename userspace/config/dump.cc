@@ -35,6 +35,7 @@ void line(std::string& out, int depth, const std::string& text) {
 }
 
 std::string value_text(const OptionSpec& spec, const std::string& shown) {
+  if (spec.rule == TextRule::kSecret) return quoted(shown);
   if (spec.kind == ValueKind::kText) return quote_if_needed(shown);
   if (spec.kind == ValueKind::kHostList) return shown;  // validated host names
   return shown;
