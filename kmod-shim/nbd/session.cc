@@ -1,0 +1,158 @@
+// NbdSession: input buffering, phase changes and output. The handshake and
+// the transmission phase live in session_handshake.cc and
+// session_transmission.cc.
+#include "nbd/session.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/log.h"
+#include "nbd/protocol.h"
+
+namespace tandem::nbd {
+
+namespace {
+// Consumed input is dropped from the front of the buffer once this much has
+// piled up, so a long session does not keep a growing buffer.
+constexpr size_t kCompactBytes = 64 * 1024;
+}  // namespace
+
+NbdSession::NbdSession(std::vector<ExportInfo> exports, std::string peer, SessionLimits limits)
+    : exports_(std::move(exports)), peer_(std::move(peer)), limits_(limits) {
+  if (exports_.empty()) {
+    close("no export is configured", false);
+    return;
+  }
+  send_greeting();
+}
+
+void NbdSession::receive(std::span<const std::byte> bytes) {
+  // After NBD_CMD_DISC the client must not send anything; whatever arrives
+  // is ignored rather than parsed.
+  if (phase_ != Phase::kHandshake && phase_ != Phase::kTransmission) return;
+  in_.insert(in_.end(), bytes.begin(), bytes.end());
+  pump();
+}
+
+void NbdSession::peer_closed() {
+  if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kHandshake) {
+    close("client closed the connection during the handshake", false);
+  } else if (buffered() > 0 || input_ == Input::kWritePayload) {
+    close("client closed the connection in the middle of a request", false);
+  } else {
+    close("client closed the connection", false);
+  }
+}
+
+void NbdSession::shutdown(std::string reason) {
+  close(std::move(reason), false);
+  output_.clear();
+}
+
+bool NbdSession::paused() const {
+  return inflight_.size() >= limits_.max_inflight_requests ||
+         inflight_bytes_ >= limits_.max_inflight_bytes;
+}
+
+bool NbdSession::wants_input() const {
+  if (phase_ == Phase::kHandshake) return true;
+  if (phase_ != Phase::kTransmission) return false;
+  // Mid-payload the rest of the write must come in; between requests new
+  // ones are only taken while the in-flight budget allows.
+  return input_ == Input::kWritePayload || !paused();
+}
+
+std::span<const std::byte> NbdSession::peek(size_t n) const {
+  return std::span<const std::byte>(in_).subspan(in_pos_, n);
+}
+
+void NbdSession::consume(size_t n) {
+  in_pos_ += n;
+}
+
+void NbdSession::pump() {
+  while (phase_ == Phase::kHandshake || phase_ == Phase::kTransmission) {
+    if (input_ == Input::kClientFlags) {
+      if (buffered() < 4) break;
+      on_client_flags(peek(4));
+      consume(4);
+    } else if (input_ == Input::kOptionHeader) {
+      if (buffered() < kOptionHeaderBytes) break;
+      on_option_header(peek(kOptionHeaderBytes));
+      consume(kOptionHeaderBytes);
+    } else if (input_ == Input::kOptionData) {
+      if (buffered() < pending_option_length_) break;
+      const size_t n = pending_option_length_;
+      input_ = Input::kOptionHeader;
+      on_option(pending_option_, peek(n));
+      consume(n);
+    } else if (input_ == Input::kRequestHeader) {
+      if (paused() || buffered() < kRequestHeaderBytes) break;
+      on_request_header(peek(kRequestHeaderBytes));
+      consume(kRequestHeaderBytes);
+    } else {  // kWritePayload
+      const size_t want = pending_header_.length - payload_.size();
+      const size_t n = std::min(want, buffered());
+      const auto chunk = peek(n);
+      payload_.insert(payload_.end(), chunk.begin(), chunk.end());
+      consume(n);
+      if (payload_.size() < pending_header_.length) break;
+      input_ = Input::kRequestHeader;
+      on_request(pending_header_, std::move(payload_));
+      payload_ = {};
+    }
+  }
+  if (phase_ == Phase::kClosed || in_pos_ == in_.size()) {
+    in_.clear();
+    in_pos_ = 0;
+  } else if (in_pos_ >= kCompactBytes) {
+    in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(in_pos_));
+    in_pos_ = 0;
+  }
+}
+
+std::optional<BlockRequest> NbdSession::next_request() {
+  if (ready_.empty()) return std::nullopt;
+  BlockRequest r = std::move(ready_.front());
+  ready_.pop_front();
+  return r;
+}
+
+std::vector<std::vector<std::byte>> NbdSession::take_output() {
+  return std::exchange(output_, {});
+}
+
+void NbdSession::emit(std::vector<std::byte> bytes) {
+  if (!bytes.empty()) output_.push_back(std::move(bytes));
+}
+
+void NbdSession::close(std::string reason, bool violation) {
+  if (phase_ == Phase::kClosed) return;
+  phase_ = Phase::kClosed;
+  close_reason_ = std::move(reason);
+  if (violation) {
+    TLOG(LOG_WARNING, "nbd: closing connection from %s: %s", peer_.c_str(), close_reason_.c_str());
+    // A hard disconnect: nothing more is sent, not even queued replies.
+    output_.clear();
+  } else {
+    TLOG(LOG_INFO, "nbd: connection from %s ends: %s", peer_.c_str(), close_reason_.c_str());
+  }
+  if (refused_writes_ > 0) {
+    TLOG(LOG_INFO, "nbd: %llu write request(s) from %s were refused on a read-only export",
+         static_cast<unsigned long long>(refused_writes_), peer_.c_str());
+  }
+  // Requests not handed out yet will never run: forget them.
+  for (const BlockRequest& r : ready_) {
+    auto it = inflight_.find(r.id);
+    if (it != inflight_.end()) {
+      if (r.op == BlockOp::kRead || r.op == BlockOp::kWrite) inflight_bytes_ -= r.length;
+      inflight_.erase(it);
+    }
+  }
+  ready_.clear();
+  // The input buffer is left to pump(), which may still be reading from it.
+  payload_.clear();
+}
+
+}  // namespace tandem::nbd

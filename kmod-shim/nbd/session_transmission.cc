@@ -1,0 +1,198 @@
+// NbdSession, transmission phase: requests in, simple replies out.
+#include <cinttypes>
+#include <cstdio>
+#include <string>
+
+#include "common/log.h"
+#include "nbd/byte_order.h"
+#include "nbd/protocol.h"
+#include "nbd/session.h"
+
+namespace tandem::nbd {
+
+namespace {
+
+bool changes_data(BlockOp op) {
+  return op == BlockOp::kWrite || op == BlockOp::kTrim || op == BlockOp::kWriteZeroes;
+}
+
+// Bytes a request holds in memory while in flight.
+uint64_t buffered_bytes(BlockOp op, uint32_t length) {
+  return op == BlockOp::kRead || op == BlockOp::kWrite ? length : 0;
+}
+
+}  // namespace
+
+void NbdSession::on_request_header(std::span<const std::byte> bytes) {
+  const uint32_t magic = get_u32(bytes, 0);
+  if (magic != kRequestMagic) {
+    char text[96];
+    std::snprintf(text, sizeof text, "bad request magic 0x%08" PRIx32 " (expected 0x%08" PRIx32 ")",
+                  magic, kRequestMagic);
+    close(text, true);
+    return;
+  }
+  RequestHeader h;
+  h.flags = get_u16(bytes, 4);
+  h.type = get_u16(bytes, 6);
+  h.cookie = get_u64(bytes, 8);
+  h.offset = get_u64(bytes, 16);
+  h.length = get_u32(bytes, 24);
+  if (h.type == kCmdWrite) {
+    // The payload follows the header whatever the verdict on the request,
+    // so its length is bounded before a single byte of it is buffered.
+    if (h.length > kMaxPayloadBytes) {
+      close("NBD_CMD_WRITE of " + std::to_string(h.length) + " bytes exceeds the limit of " +
+                std::to_string(kMaxPayloadBytes) + " bytes",
+            true);
+      return;
+    }
+    pending_header_ = h;
+    payload_.clear();
+    payload_.reserve(h.length);
+    input_ = Input::kWritePayload;
+    return;
+  }
+  on_request(h, {});
+}
+
+uint32_t NbdSession::check_request(const RequestHeader& h, BlockOp op) const {
+  const ExportInfo& e = exports_[*export_index_];
+  uint16_t allowed = kCmdFlagFua;
+  if (op == BlockOp::kWriteZeroes) allowed |= kCmdFlagNoHole;
+  if ((h.flags & ~allowed) != 0) return kErrInval;
+  if (op == BlockOp::kFlush) return h.offset == 0 && h.length == 0 ? 0 : kErrInval;
+  if (e.read_only && changes_data(op)) return kErrPerm;
+  if (h.offset > e.size || h.length > e.size - h.offset) {
+    return op == BlockOp::kWrite || op == BlockOp::kWriteZeroes ? kErrNoSpc : kErrInval;
+  }
+  // Trim has no payload and no maximum; everything else is bounded by the
+  // advertised maximum block size.
+  if (op != BlockOp::kTrim && h.length > e.limits.maximum) return kErrInval;
+  const uint32_t min = e.limits.minimum;
+  if (min > 1 && (h.offset % min != 0 || h.length % min != 0)) return kErrInval;
+  return 0;
+}
+
+void NbdSession::on_request(const RequestHeader& h, std::vector<std::byte> payload) {
+  BlockOp op;
+  switch (h.type) {
+    case kCmdRead:
+      op = BlockOp::kRead;
+      break;
+    case kCmdWrite:
+      op = BlockOp::kWrite;
+      break;
+    case kCmdFlush:
+      op = BlockOp::kFlush;
+      break;
+    case kCmdTrim:
+      op = BlockOp::kTrim;
+      break;
+    case kCmdWriteZeroes:
+      op = BlockOp::kWriteZeroes;
+      break;
+    case kCmdDisc:
+      // Requests already received still run and are answered; then close.
+      phase_ = Phase::kDraining;
+      maybe_finish_draining();
+      return;
+    default:
+      TLOG(LOG_DEBUG, "nbd: %s sent unsupported command %u; replying EINVAL", peer_.c_str(),
+           unsigned{h.type});
+      send_simple_reply(h.cookie, kErrInval);
+      return;
+  }
+
+  const uint32_t error = check_request(h, op);
+  if (error != 0) {
+    if (error == kErrPerm) {
+      // How a secondary refuses writes: loud once per connection, then quiet.
+      if (refused_writes_++ == 0) {
+        TLOG(LOG_WARNING,
+             "nbd: refusing %s of %" PRIu32 " bytes at offset %" PRIu64
+             " from %s: export '%s' is read-only (further refusals are logged at debug level)",
+             command_name(h.type), h.length, h.offset, peer_.c_str(),
+             exports_[*export_index_].name.c_str());
+      } else {
+        TLOG(LOG_DEBUG, "nbd: refusing %s at offset %" PRIu64 " from %s: export is read-only",
+             command_name(h.type), h.offset, peer_.c_str());
+      }
+    } else {
+      TLOG(LOG_DEBUG,
+           "nbd: %s: %s flags 0x%x offset %" PRIu64 " length %" PRIu32 " refused with error %u",
+           peer_.c_str(), command_name(h.type), unsigned{h.flags}, h.offset, h.length,
+           unsigned{error});
+    }
+    send_simple_reply(h.cookie, error);
+    return;
+  }
+  if (h.length == 0 && op != BlockOp::kFlush) {
+    // Nothing to do; the protocol leaves the result open, success is kind.
+    send_simple_reply(h.cookie, 0);
+    return;
+  }
+
+  BlockRequest r;
+  r.id = next_id_++;
+  r.cookie = h.cookie;
+  r.op = op;
+  r.offset = h.offset;
+  r.length = h.length;
+  r.fua = (h.flags & kCmdFlagFua) != 0;
+  r.no_hole = (h.flags & kCmdFlagNoHole) != 0;
+  if (op == BlockOp::kWrite) r.data = std::move(payload);
+  inflight_.emplace(r.id, Inflight{r.cookie, op, r.length});
+  inflight_bytes_ += buffered_bytes(op, r.length);
+  ready_.push_back(std::move(r));
+}
+
+void NbdSession::complete(BlockRequest request, int error) {
+  auto it = inflight_.find(request.id);
+  if (it == inflight_.end()) {
+    TLOG(LOG_ERR, "nbd: %s: completion for unknown request id %" PRIu64 " ignored", peer_.c_str(),
+         request.id);
+    return;
+  }
+  const Inflight info = it->second;
+  inflight_.erase(it);
+  inflight_bytes_ -= buffered_bytes(info.op, info.length);
+  if (phase_ == Phase::kClosed) return;
+
+  uint32_t wire_error = to_wire_error(error);
+  std::vector<std::byte> data;
+  if (info.op == BlockOp::kRead && wire_error == 0) {
+    if (request.data.size() != info.length) {
+      TLOG(LOG_ERR, "nbd: %s: volume returned %zu bytes for a read of %" PRIu32 "; replying EIO",
+           peer_.c_str(), request.data.size(), info.length);
+      wire_error = kErrIo;
+    } else {
+      data = std::move(request.data);
+    }
+  }
+  send_simple_reply(info.cookie, wire_error, std::move(data));
+
+  if (phase_ == Phase::kDraining) {
+    maybe_finish_draining();
+  } else {
+    pump();  // the in-flight budget may have opened up
+  }
+}
+
+void NbdSession::send_simple_reply(uint64_t cookie, uint32_t error, std::vector<std::byte> data) {
+  std::vector<std::byte> header;
+  header.reserve(kSimpleReplyBytes);
+  put_u32(header, kSimpleReplyMagic);
+  put_u32(header, error);
+  put_u64(header, cookie);
+  emit(std::move(header));
+  emit(std::move(data));
+}
+
+void NbdSession::maybe_finish_draining() {
+  if (phase_ == Phase::kDraining && inflight_.empty()) {
+    close("client disconnected (NBD_CMD_DISC)", false);
+  }
+}
+
+}  // namespace tandem::nbd
