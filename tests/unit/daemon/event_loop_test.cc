@@ -1,0 +1,151 @@
+#include "daemon/event_loop.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+namespace tandem::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::unique_ptr<EventLoop> make_loop() {
+  auto loop = EventLoop::create();
+  EXPECT_TRUE(loop.ok()) << (loop.ok() ? "" : loop.error().message);
+  return std::move(loop).value();
+}
+
+// Runs rounds until `done` or 2 s passed.
+template <typename Pred>
+bool run_until(EventLoop& loop, Pred done) {
+  const auto deadline = Clock::now() + 2s;
+  while (!done() && Clock::now() < deadline) {
+    EXPECT_TRUE(loop.run_once(50ms).ok());
+  }
+  return done();
+}
+
+struct SocketPair {
+  int fd[2] = {-1, -1};
+  SocketPair() { EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fd), 0); }
+  ~SocketPair() {
+    close(fd[0]);
+    close(fd[1]);
+  }
+};
+
+TEST(EventLoop, ReadinessIsReportedAndReArmedUntilDrained) {
+  auto loop = make_loop();
+  SocketPair sp;
+  int calls = 0;
+  std::string got;
+  loop->watch(sp.fd[0], POLLIN, [&](uint32_t revents) {
+    EXPECT_NE(revents & POLLIN, 0u);
+    ++calls;
+    char c = 0;
+    // Read one byte per callback: the watch must fire again for the rest.
+    if (read(sp.fd[0], &c, 1) == 1) got.push_back(c);
+  });
+  ASSERT_EQ(write(sp.fd[1], "abc", 3), 3);
+  EXPECT_TRUE(run_until(*loop, [&] { return got == "abc"; }));
+  EXPECT_EQ(calls, 3);
+  // Nothing more to read: no further callbacks.
+  ASSERT_TRUE(loop->run_once(50ms).ok());
+  EXPECT_EQ(calls, 3);
+}
+
+TEST(EventLoop, UnwatchStopsCallbacksEvenFromInsideTheCallback) {
+  auto loop = make_loop();
+  SocketPair sp;
+  int calls = 0;
+  EventLoop::WatchId id = 0;
+  id = loop->watch(sp.fd[0], POLLIN, [&](uint32_t) {
+    ++calls;
+    loop->unwatch(id);
+  });
+  ASSERT_EQ(write(sp.fd[1], "x", 1), 1);
+  EXPECT_TRUE(run_until(*loop, [&] { return calls == 1; }));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(loop->run_once(20ms).ok());
+  EXPECT_EQ(calls, 1);                 // the byte is still unread, yet no callback
+  EXPECT_EQ(loop->watch_count(), 1u);  // only the internal wake-up eventfd
+}
+
+TEST(EventLoop, SetEventsSwitchesBetweenReadAndWrite) {
+  auto loop = make_loop();
+  SocketPair sp;
+  int writable = 0;
+  int readable = 0;
+  EventLoop::WatchId id = loop->watch(sp.fd[0], POLLOUT, [&](uint32_t revents) {
+    if (revents & POLLOUT) ++writable;
+    if (revents & POLLIN) ++readable;
+    loop->set_events(id, 0);  // quiet until told otherwise
+  });
+  EXPECT_TRUE(run_until(*loop, [&] { return writable == 1; }));
+  ASSERT_EQ(write(sp.fd[1], "x", 1), 1);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(loop->run_once(20ms).ok());
+  EXPECT_EQ(readable, 0);
+  loop->set_events(id, POLLIN);
+  EXPECT_TRUE(run_until(*loop, [&] { return readable == 1; }));
+}
+
+TEST(EventLoop, TimersFireInDeadlineOrderAndCanBeCancelled) {
+  auto loop = make_loop();
+  std::vector<int> order;
+  loop->add_timer(60ms, [&] { order.push_back(3); });
+  loop->add_timer(10ms, [&] { order.push_back(1); });
+  const auto cancelled = loop->add_timer(30ms, [&] { order.push_back(99); });
+  loop->add_timer(40ms, [&] { order.push_back(2); });
+  loop->cancel_timer(cancelled);
+  const auto start = Clock::now();
+  EXPECT_TRUE(run_until(*loop, [&] { return order.size() == 3; }));
+  EXPECT_GE(Clock::now() - start, 60ms);
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(loop->timer_count(), 0u);
+}
+
+TEST(EventLoop, WaitIsCutShortByTheNextTimer) {
+  auto loop = make_loop();
+  bool fired = false;
+  loop->add_timer(20ms, [&] { fired = true; });
+  const auto start = Clock::now();
+  // One round asked to wait 5 s must return once the timer is due.
+  while (!fired) ASSERT_TRUE(loop->run_once(5000ms).ok());
+  EXPECT_LT(Clock::now() - start, 1000ms);
+}
+
+TEST(EventLoop, PostFromAnotherThreadWakesTheLoop) {
+  auto loop = make_loop();
+  bool ran = false;
+  std::thread t([&] {
+    std::this_thread::sleep_for(20ms);
+    loop->post([&] {
+      ran = true;
+      loop->stop();
+    });
+  });
+  const auto start = Clock::now();
+  ASSERT_TRUE(loop->run().ok());
+  t.join();
+  EXPECT_TRUE(ran);
+  EXPECT_LT(Clock::now() - start, 900ms);  // run() waits up to 1 s per round otherwise
+}
+
+TEST(EventLoop, HangupIsReported) {
+  auto loop = make_loop();
+  SocketPair sp;
+  uint32_t seen = 0;
+  EventLoop::WatchId id = loop->watch(sp.fd[0], POLLIN, [&](uint32_t revents) {
+    seen = revents;
+    loop->unwatch(id);
+  });
+  shutdown(sp.fd[1], SHUT_RDWR);
+  EXPECT_TRUE(run_until(*loop, [&] { return seen != 0; }));
+  EXPECT_NE(seen & (POLLIN | POLLHUP), 0u);
+}
+
+}  // namespace
+}  // namespace tandem::daemon
