@@ -10,8 +10,11 @@ constexpr uint64_t div_round_up(uint64_t v, uint64_t a) {
   return v / a + (v % a != 0 ? 1 : 0);
 }
 
+// Rounded up, so that "needs X" is never an understatement.
 std::string mib(uint64_t bytes) {
-  // One decimal, rounded up so that "needs X MiB" is never an understatement.
+  if (bytes < (1ULL << 20)) {
+    return std::to_string(div_round_up(bytes, 1024)) + " KiB";
+  }
   const uint64_t tenths = div_round_up(bytes * 10, 1ULL << 20);
   return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " MiB";
 }

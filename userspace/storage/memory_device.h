@@ -39,6 +39,13 @@ struct FaultPlan {
   std::optional<uint64_t> power_cut_at_write;
   // Bytes of the torn write that reach the medium (rounded down to 512).
   uint32_t torn_bytes = 0;
+
+  static FaultPlan power_cut(uint64_t at_write, uint32_t torn_bytes) {
+    FaultPlan p;
+    p.power_cut_at_write = at_write;
+    p.torn_bytes = torn_bytes;
+    return p;
+  }
 };
 
 class MemoryDevice final : public BlockDevice {

@@ -29,7 +29,7 @@ struct UringOptions {
   bool read_only = false;
   // Memory the caller owns and keeps alive; registered with the ring so that
   // requests naming it (IoRequest::buffer_index) skip per-I/O page pinning.
-  std::vector<std::span<std::byte>> buffers;
+  std::vector<std::span<std::byte>> buffers{};
 };
 
 class UringBacking final : public BlockDevice {
