@@ -1,5 +1,8 @@
 #include "ipmilan_agent.h"
 
+#include <array>
+#include <string_view>
+
 #include "common/log.h"
 #include "fence/ipmi/rakp.h"
 
@@ -17,6 +20,26 @@ ParameterSpec parameter(std::string name, std::string long_option, char short_op
   s.default_value = std::move(default_value);
   s.shortdesc = std::move(shortdesc);
   return s;
+}
+
+// Up to 40 hex digits, zero-padded to 20 bytes as IPMI keys are.
+Result<std::array<std::uint8_t, 20>> parse_hex_key(std::string_view hex) {
+  if (hex.starts_with("0x") || hex.starts_with("0X")) hex.remove_prefix(2);
+  if (hex.empty() || hex.size() > 40 || hex.size() % 2 != 0) {
+    return make_error("--hexadecimal-kg needs an even number of hex digits, at most 40");
+  }
+  std::array<std::uint8_t, 20> key{};
+  for (std::size_t i = 0; i < hex.size(); ++i) {
+    const char c = hex[i];
+    int v = -1;
+    if (c >= '0' && c <= '9') v = c - '0';
+    if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+    // The key is secret: say where, never what.
+    if (v < 0) return make_error("--hexadecimal-kg has a character that is not a hex digit");
+    key[i / 2] = static_cast<std::uint8_t>(key[i / 2] | (v << (i % 2 == 0 ? 4 : 0)));
+  }
+  return key;
 }
 
 }  // namespace
@@ -54,6 +77,11 @@ AgentInfo ipmilan_agent_info() {
                                  "IPMI 1.5 authentication type (lanplus off): md5 or none");
   auth.choices = {"md5", "none"};
   info.parameters.push_back(auth);
+  ParameterSpec kg = parameter("hexadecimal_kg", "hexadecimal-kg", 'k', ParameterType::kString, "",
+                               "BMC key K_G in hexadecimal (RMCP+ two-key login)");
+  kg.secret = true;
+  kg.value_name = "key";
+  info.parameters.push_back(kg);
   ParameterSpec timeout = parameter("ipmi_timeout", "ipmi-timeout", 0, ParameterType::kSecond, "1",
                                     "Wait X seconds for each IPMI reply before resending");
   info.parameters.push_back(timeout);
@@ -87,6 +115,11 @@ Result<void> IpmilanAgent::configure(const AgentOptions& options) {
   }
   s.privilege = *privilege;
   s.auth = options.get_or("auth", "md5") == "none" ? ipmi::Lan15Auth::kNone : ipmi::Lan15Auth::kMd5;
+  if (auto kg = options.get("hexadecimal_kg"); kg && !kg->empty()) {
+    auto key = parse_hex_key(*kg);
+    if (!key) return key.error();
+    s.bmc_key = *key;
+  }
   const long retries = options.integer("ipmi_retries", 3);
   if (retries < 1 || retries > 20) {
     return make_error("--ipmi-retries " + std::to_string(retries) + ": use 1 to 20");

@@ -228,6 +228,7 @@ SessionEvent LanplusSession::on_auth_capabilities(ByteSpan datagram) {
   if (!caps->ipmi20) {
     return fail("the BMC does not offer IPMI 2.0 (RMCP+) sessions; try with lanplus off");
   }
+  bmc_has_key_ = caps->kg_set;
   pending_.reset();
   OpenSessionRequest open;
   open.tag = ++tag_;
@@ -305,8 +306,12 @@ SessionEvent LanplusSession::on_rakp2(const Rakp2& m) {
     }
     const auto code = rakp3_key_exchange_code(kuid, transcript_);
     rakp3.key_exchange_code.assign(code.begin(), code.end());
-    // Without a BMC key KG, KG is the user key.
-    sik_ = session_integrity_key(kuid, transcript_);
+    // Without a BMC key K_G, K_G is the user key.
+    if (config_.bmc_key) {
+      sik_ = session_integrity_key(*config_.bmc_key, transcript_);
+    } else {
+      sik_ = session_integrity_key(kuid, transcript_);
+    }
     const auto k1 = derive_additional_key(sik_, 0x01);
     const auto k2 = derive_additional_key(sik_, 0x02);
     std::copy(k1.begin(), k1.end(), protection_.k1.begin());
@@ -330,7 +335,13 @@ SessionEvent LanplusSession::on_rakp4(const Rakp4& m) {
     const auto icv = rakp4_integrity_check_value(sik_, transcript_);
     if (!equal_digest(ByteSpan(icv.data(), config_.suite.rakp4_icv_size()),
                       m.integrity_check_value)) {
-      return fail("RAKP Message 4 integrity check value is wrong (forged reply or BMC key set)");
+      std::string hint = " (forged reply?)";
+      if (bmc_has_key_ && !config_.bmc_key) {
+        hint = " (the BMC has a key K_G set: give it with --hexadecimal-kg)";
+      } else if (config_.bmc_key) {
+        hint = " (wrong BMC key K_G, or a forged reply)";
+      }
+      return fail("RAKP Message 4 integrity check value is wrong" + hint);
     }
   }
   rq_seq_ = static_cast<std::uint8_t>((rq_seq_ + 1) & 0x3f);

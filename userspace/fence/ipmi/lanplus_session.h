@@ -62,6 +62,7 @@ class LanplusSession final : public Session {
   RakpTranscript transcript_;
   SessionProtection protection_;
   Sha1Digest sik_{};
+  bool bmc_has_key_ = false;  // Get Channel Authentication Capabilities said K_G is set
 
   // What to resend on timeout.
   Bytes last_datagram_;

@@ -7,9 +7,11 @@
 // never touches a socket or a clock, so it is tested with scripted replies.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -32,7 +34,10 @@ struct SessionConfig {
   std::string password;  // never logged, never put into an error
   Privilege privilege = Privilege::kAdministrator;
   bool lanplus = true;
-  CipherSuite suite;                 // RMCP+ only
+  CipherSuite suite;  // RMCP+ only
+  // The BMC key K_G ("two-key login"), zero-padded; without it K_G is the
+  // user's password key. Secret like the password. RMCP+ only.
+  std::optional<std::array<std::uint8_t, 20>> bmc_key;
   Lan15Auth auth = Lan15Auth::kMd5;  // IPMI 1.5 only
   int attempts = 3;                  // sends per packet before giving up
 };

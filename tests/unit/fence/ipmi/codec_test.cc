@@ -106,6 +106,10 @@ TEST(Rakp, KeyExchangeCodesMatchKnownAnswers) {
             "0993ea6fcd1b4cae49b8abaa7849d3d668d88010");
   EXPECT_EQ(to_hex(derive_additional_key(sik, 1)), "58dbc1afa00eb3f9487c9eaef0dc7892cc43e496");
   EXPECT_EQ(to_hex(derive_additional_key(sik, 2)), "8bd9b8ce0674b5d745ced91e728ac1a51464fcaf");
+  // With a BMC key K_G the SIK is keyed with K_G instead of the password.
+  Key20 kg{};
+  kg.fill(0x5e);
+  EXPECT_EQ(to_hex(session_integrity_key(kg, t)), "f404ded617500da40e0538cd40990d507a0d10c7");
 }
 
 TEST(Rakp, MessagesRoundTripAndRejectBadLengths) {

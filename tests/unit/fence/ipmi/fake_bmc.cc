@@ -54,10 +54,14 @@ std::optional<Bytes> FakeBmc::handle_lan15(ByteSpan datagram) {
   Lan15Packet reply;
   if (packet->session_id == 0) {
     if (request->cmd == kCmdGetChannelAuthCapabilities) {
-      const Bytes caps{1,    static_cast<std::uint8_t>((offer_ipmi20 ? 0x80 : 0) | 0x15),
-                       0x04, static_cast<std::uint8_t>(offer_ipmi20 ? 0x03 : 0x01),
-                       0,    0,
-                       0,    0};
+      const Bytes caps{1,
+                       static_cast<std::uint8_t>((offer_ipmi20 ? 0x80 : 0) | 0x15),
+                       static_cast<std::uint8_t>(kg ? 0x24 : 0x04),
+                       static_cast<std::uint8_t>(offer_ipmi20 ? 0x03 : 0x01),
+                       0,
+                       0,
+                       0,
+                       0};
       reply.message = encode_response(*request, rq_seq, 0, caps);
     } else if (request->cmd == kCmdGetSessionChallenge) {
       std::string name(request->data.begin() + 1, request->data.end());
@@ -195,7 +199,7 @@ std::optional<Bytes> FakeBmc::handle_lanplus(ByteSpan datagram) {
           r.status = 0x0f;
           return send(kPayloadRakp4, encode_rakp4(r));
         }
-        const auto sik = session_integrity_key(kuid, transcript_);
+        const auto sik = session_integrity_key(kg ? ByteSpan(*kg) : ByteSpan(kuid), transcript_);
         const auto icv = rakp4_integrity_check_value(sik, transcript_);
         r.integrity_check_value.assign(icv.begin(), icv.begin() + 12);
         const auto k1 = derive_additional_key(sik, 1);

@@ -41,6 +41,7 @@ class FakeBmc {
   std::uint8_t set_privilege_cc = 0;
   std::uint8_t rakp2_status = 0;
   bool offer_ipmi20 = true;
+  std::optional<Key20> kg;  // BMC key; when unset K_G is the user key
   bool session_closed = false;
 
   // The session keys as the BMC derived them (valid after RAKP3).

@@ -107,6 +107,40 @@ TEST(LanplusSession, BmcWithoutIpmi20IsRefusedWithAHint) {
   EXPECT_TRUE(contains(e.error.message, "lanplus off")) << e.error.message;
 }
 
+TEST(LanplusSession, BmcKeyIsUsedForTheSessionIntegrityKey) {
+  Key20 key{};
+  key.fill(0x5e);
+  {
+    FakeBmc bmc({});
+    bmc.kg = key;
+    SessionConfig c = config_for(3);
+    c.bmc_key = key;
+    LanplusSession session(c, counter_random(14));
+    auto e = drive(session, bmc, session.start());
+    ASSERT_EQ(e.kind, Kind::kEstablished) << e.error.message;
+    e = drive(session, bmc, session.request(get_chassis_status_request()));
+    EXPECT_EQ(e.kind, Kind::kResponse);
+  }
+  {
+    FakeBmc bmc({});
+    bmc.kg = key;
+    LanplusSession session(config_for(3), counter_random(15));
+    auto e = drive(session, bmc, session.start());
+    ASSERT_EQ(e.kind, Kind::kFailed);
+    EXPECT_TRUE(contains(e.error.message, "--hexadecimal-kg")) << e.error.message;
+  }
+  {
+    FakeBmc bmc({});
+    bmc.kg = key;
+    SessionConfig c = config_for(3);
+    c.bmc_key = Key20{};
+    LanplusSession session(c, counter_random(16));
+    auto e = drive(session, bmc, session.start());
+    ASSERT_EQ(e.kind, Kind::kFailed);
+    EXPECT_TRUE(contains(e.error.message, "wrong BMC key")) << e.error.message;
+  }
+}
+
 class EstablishedLanplus : public ::testing::Test {
  protected:
   void SetUp() override {
