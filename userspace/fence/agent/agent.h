@@ -58,7 +58,8 @@ class Agent {
   virtual Result<std::vector<Outlet>> list() {
     return make_error("this agent cannot list outlets");
   }
-  // Called after the action, successful or not (close sessions etc.).
+  // Called after the action, successful or not, once configure() was called
+  // (close sessions etc.).
   virtual void finish() {}
 };
 

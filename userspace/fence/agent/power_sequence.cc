@@ -37,6 +37,8 @@ Result<void> set_power_and_wait(Agent& agent, PowerState target, const PowerTimi
   std::string last_problem;
   for (int attempt = 1; attempt <= attempts; ++attempt) {
     if (auto r = agent.set_power(target); !r) {
+      // Without a status read-back the agent's own message says it all.
+      if (!timing.readback && attempt == attempts) return r;
       last_problem = r.error().message;
       continue;
     }

@@ -145,6 +145,7 @@ class ActionRunner {
       needed.push_back(s);
     }
     if (auto r = check_required(options, needed); !r) return fail(r.error().message);
+    configured_ = true;
     if (auto r = agent_.configure(options); !r) return fail(r.error().message);
     if (action == Action::kValidateAll) {
       std::fprintf(runtime_.out, "Options are valid\n");
@@ -218,7 +219,10 @@ class ActionRunner {
     return kAgentExitSuccess;
   }
 
+  bool configured() const { return configured_; }
+
  private:
+  bool configured_ = false;
   Agent& agent_;
   const AgentInfo& info_;
   const AgentRuntime& runtime_;
@@ -304,7 +308,7 @@ int run_agent(Agent& agent, const AgentInfo& info, int argc, char** argv, std::F
   }
 
   const int rc = runner.run(options, *action, specs);
-  agent.finish();
+  if (runner.configured()) agent.finish();
   if (runtime.init_logging) log::shutdown();
   return rc;
 }
