@@ -1,0 +1,122 @@
+// Vocabulary of the replication core: states (DRBD names), the plain
+// configuration the runtime fills in, the metadata the core asks to persist,
+// data buffer handles, and the status snapshot.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tandem::core {
+
+enum class Role : uint8_t { kUnknown, kPrimary, kSecondary };
+
+enum class DiskState : uint8_t {
+  kDUnknown,  // peer only: not connected
+  kDiskless,
+  kAttaching,
+  kFailed,
+  kInconsistent,
+  kOutdated,
+  kConsistent,
+  kUpToDate,
+};
+
+enum class ConnState : uint8_t {
+  kStandAlone,
+  kDisconnecting,
+  kNetworkFailure,
+  kProtocolError,
+  kConnecting,
+  kConnected,
+};
+
+enum class ReplState : uint8_t { kOff, kEstablished, kSyncSource, kSyncTarget };
+
+enum class WireProtocol : uint8_t { kA, kB, kC };
+
+std::string_view to_string(Role v);
+std::string_view to_string(DiskState v);
+std::string_view to_string(ConnState v);
+std::string_view to_string(ReplState v);
+std::string_view to_string(WireProtocol v);
+
+// The disk holds data the peer can use (possibly needing a resync).
+inline bool has_data(DiskState d) {
+  return d == DiskState::kInconsistent || d == DiskState::kOutdated ||
+         d == DiskState::kConsistent || d == DiskState::kUpToDate;
+}
+
+// Generation identifiers and flags kept in the on-disk metadata. The core
+// decides their values; the runtime writes them (PersistMetadata action).
+struct Metadata {
+  uint64_t current_uuid = 0;
+  uint64_t bitmap_uuid = 0;  // 0: not diverged from the peer since the last sync
+  std::array<uint64_t, 2> history_uuids{};
+  bool consistent = false;  // false: a sync target was interrupted, data is unusable
+  bool up_to_date = false;  // the newest data of the resource
+  bool outdated = false;    // known to be older than the peer's
+  bool operator==(const Metadata&) const = default;
+};
+
+// What attach() needs to know about the backing device.
+struct DiskInfo {
+  uint64_t size_bytes = 0;  // usable data area (without internal metadata)
+  Metadata metadata;
+};
+
+struct ReplicatorConfig {
+  std::string resource;
+  std::string local_node;
+  uint32_t local_node_id = 0;
+  std::string peer_node;
+  WireProtocol protocol = WireProtocol::kC;
+  bool allow_two_primaries = false;
+  uint32_t ping_int_ms = 10'000;
+  uint32_t ping_timeout_ms = 500;
+  uint32_t timeout_ms = 6'000;  // ack timeout unit for ko-count
+  uint32_t ko_count = 7;        // 0: never declare a slow peer dead
+  uint32_t resync_chunk_bytes = 256 * 1024;
+  uint32_t resync_max_in_flight = 4;
+  // Seed of the generator for new generation UUIDs; the runtime draws it
+  // from the OS at start so that the core itself stays deterministic.
+  uint64_t uuid_seed = 0;
+  // Test only: the conflict winner writes the peer's whole write instead of
+  // only the parts not covered by its own pending writes. Breaks replica
+  // identity on purpose so that tests can show their check catches it.
+  bool test_break_conflict_rule = false;
+};
+
+// Application data for a write: valid from submit_write() until the core
+// completes the request (CompleteRequest action).
+struct ConstBuffer {
+  const std::byte* data = nullptr;
+  uint32_t length = 0;
+};
+
+// Application destination of a read: valid until the request completes.
+struct MutableBuffer {
+  std::byte* data = nullptr;
+  uint32_t length = 0;
+};
+
+struct Status {
+  Role role = Role::kSecondary;
+  DiskState disk = DiskState::kDiskless;
+  ConnState conn = ConnState::kStandAlone;
+  Role peer_role = Role::kUnknown;
+  DiskState peer_disk = DiskState::kDUnknown;
+  ReplState repl = ReplState::kOff;
+  uint64_t size_bytes = 0;
+  uint64_t sync_total_bytes = 0;
+  uint64_t sync_done_bytes = 0;
+  uint64_t out_of_sync_bytes = 0;  // ranges the core marked and has not cleared
+  Metadata metadata;
+};
+
+// Alignment of every offset and length the core accepts (one sector).
+inline constexpr uint32_t kSectorBytes = 512;
+
+}  // namespace tandem::core

@@ -1,0 +1,783 @@
+// Replicator: state helpers, admin commands, connection life cycle, frame
+// dispatch, NodeState exchange and keepalive. The data path, the receiving
+// side and resync live in replicator_data.cc, replicator_receive.cc and
+// replicator_resync.cc.
+#include "core/replicator.h"
+
+#include <cerrno>
+#include <cstdio>
+
+#include "core/invariant.h"
+#include "core/replicator_wire.h"
+#include "peer.pb.h"
+
+namespace tandem::core {
+
+Replicator::Replicator(ReplicatorConfig config)
+    : config_(std::move(config)),
+      uuid_state_(config_.uuid_seed ^ (uint64_t{config_.local_node_id} << 40) ^
+                  0x6A09E667F3BCC909ULL) {
+  if (config_.resync_chunk_bytes == 0 || config_.resync_chunk_bytes % kSectorBytes != 0 ||
+      config_.resync_chunk_bytes > net::kMaxPayloadBytes) {
+    config_.resync_chunk_bytes = 256 * 1024;
+  }
+  if (config_.resync_max_in_flight == 0) config_.resync_max_in_flight = 1;
+  actions_.reserve(64);
+  last_status_ = status();
+}
+
+// ---------------------------------------------------------------- helpers
+
+std::string Replicator::peer_desc() const {
+  return "resource " + config_.resource + ", peer " + config_.peer_node;
+}
+
+void Replicator::begin_event() {
+  for (auto& b : retired_buffers_) {
+    if (spare_buffers_.size() < 32) spare_buffers_.push_back(std::move(b));
+  }
+  retired_buffers_.clear();
+}
+
+std::vector<std::byte> Replicator::take_buffer(uint32_t length) {
+  std::vector<std::byte> b;
+  if (!spare_buffers_.empty()) {
+    b = std::move(spare_buffers_.back());
+    spare_buffers_.pop_back();
+  }
+  b.resize(length);
+  return b;
+}
+
+void Replicator::retire_buffer(std::vector<std::byte>&& buffer) {
+  if (buffer.capacity() == 0) return;
+  retired_buffers_.push_back(std::move(buffer));
+}
+
+Status Replicator::status() const {
+  Status s;
+  s.role = role_;
+  s.disk = disk_;
+  s.conn = conn_;
+  s.peer_role = have_peer_state_ ? peer_role_ : Role::kUnknown;
+  s.peer_disk = have_peer_state_ ? peer_disk_ : DiskState::kDUnknown;
+  s.repl = repl_;
+  s.size_bytes = device_size();
+  s.sync_total_bytes = sync_total_;
+  s.sync_done_bytes = sync_done_;
+  s.out_of_sync_bytes = out_of_sync_.total_bytes();
+  s.metadata = md_;
+  return s;
+}
+
+void Replicator::note_state() {
+  Status s = status();
+  std::string what;
+  auto add = [&](const char* name, std::string_view from, std::string_view to) {
+    if (from == to) return;
+    if (!what.empty()) what += ", ";
+    what += std::string(name) + " " + std::string(from) + " -> " + std::string(to);
+  };
+  add("role", to_string(last_status_.role), to_string(s.role));
+  add("disk", to_string(last_status_.disk), to_string(s.disk));
+  add("conn", to_string(last_status_.conn), to_string(s.conn));
+  add("peer-role", to_string(last_status_.peer_role), to_string(s.peer_role));
+  add("peer-disk", to_string(last_status_.peer_disk), to_string(s.peer_disk));
+  add("repl", to_string(last_status_.repl), to_string(s.repl));
+  last_status_ = s;
+  if (what.empty()) return;
+  emit(StateChanged{std::move(s), "resource " + config_.resource + ": " + what});
+}
+
+void Replicator::set_disk(DiskState d) {
+  disk_ = d;
+}
+
+void Replicator::persist_metadata() {
+  emit(PersistMetadata{md_});
+}
+
+void Replicator::mark_out_of_sync(uint64_t offset, uint64_t length) {
+  if (length == 0) return;
+  out_of_sync_.insert(offset, length);
+  emit(MarkOutOfSync{offset, length});
+}
+
+void Replicator::clear_out_of_sync(uint64_t offset, uint64_t length) {
+  if (length == 0) return;
+  out_of_sync_.erase(offset, length);
+  emit(ClearOutOfSync{offset, length});
+}
+
+uint64_t Replicator::new_uuid() {
+  // splitmix64: a deterministic stream from the runtime's seed.
+  for (;;) {
+    uint64_t z = (uuid_state_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    if (z != 0) return z;
+  }
+}
+
+// A primary whose writes stop reaching the peer's disk starts a new data
+// generation, so that a later connection can tell "the peer only missed
+// our writes" (peer current == our bitmap UUID) from "both sides wrote".
+void Replicator::rotate_for_divergence() {
+  if (role_ != Role::kPrimary || disk_ != DiskState::kUpToDate || md_.bitmap_uuid != 0) return;
+  md_.bitmap_uuid = md_.current_uuid;
+  md_.current_uuid = new_uuid();
+  persist_metadata();
+}
+
+bool Replicator::local_usable() const {
+  return has_data(disk_) && !detaching_;
+}
+
+bool Replicator::peer_gets_writes() const {
+  return conn_ == ConnState::kConnected && have_peer_state_ && has_data(peer_disk_);
+}
+
+bool Replicator::peer_readable() const {
+  return conn_ == ConnState::kConnected && have_peer_state_ && peer_disk_ == DiskState::kUpToDate;
+}
+
+uint64_t Replicator::device_size() const {
+  if (disk_ != DiskState::kDiskless && size_ > 0) return size_;
+  if (have_peer_state_) return peer_size_;
+  return 0;
+}
+
+DiskState Replicator::advertised_disk() const {
+  return detaching_ && has_data(disk_) ? DiskState::kFailed : disk_;
+}
+
+DiskView Replicator::local_view() const {
+  return DiskView{advertised_disk(), md_.current_uuid, md_.bitmap_uuid, md_.history_uuids};
+}
+
+bool Replicator::winner_on_conflict() const {
+  if (config_.local_node_id != peer_node_id_) return config_.local_node_id < peer_node_id_;
+  return config_.local_node < config_.peer_node;
+}
+
+uint64_t Replicator::submit_io(IoOwner owner, uint64_t owner_id, LocalIoKind kind, uint64_t offset,
+                               uint32_t length, std::byte* data, bool fua) {
+  const uint64_t id = ios_.insert(LocalIo{owner, owner_id, kind, offset, length});
+  emit(SubmitIo{id, kind, offset, length, data, fua});
+  return id;
+}
+
+void Replicator::arm(TimerId t, uint32_t ms) {
+  timer_armed_[static_cast<size_t>(t)] = true;
+  emit(ArmTimer{t, ms});
+}
+
+void Replicator::cancel(TimerId t) {
+  if (!timer_armed_[static_cast<size_t>(t)]) return;
+  timer_armed_[static_cast<size_t>(t)] = false;
+  emit(CancelTimer{t});
+}
+
+void Replicator::send(net::FrameType type, const google::protobuf::MessageLite& msg,
+                      const std::byte* payload, uint32_t payload_length) {
+  TANDEM_INVARIANT(handshake_done_, "frame sent without a connection");
+  emit(SendFrame{type, 0, msg.SerializeAsString(), payload, payload_length});
+}
+
+void Replicator::send_node_state(bool overwrite_peer, bool sync_done) {
+  if (!handshake_done_) return;
+  proto::NodeState ns;
+  ns.set_node_name(config_.local_node);
+  ns.set_node_id(config_.local_node_id);
+  ns.set_size_bytes(has_data(disk_) ? size_ : 0);
+  ns.set_role(wire::to_proto(role_));
+  ns.set_disk(wire::to_proto(advertised_disk()));
+  ns.set_current_uuid(md_.current_uuid);
+  ns.set_bitmap_uuid(md_.bitmap_uuid);
+  for (uint64_t h : md_.history_uuids) ns.add_history_uuids(h);
+  ns.set_protocol(wire::to_proto(config_.protocol));
+  ns.set_allow_two_primaries(config_.allow_two_primaries);
+  ns.set_overwrite_peer(overwrite_peer);
+  ns.set_sync_done(sync_done);
+  send(net::FrameType::kNodeState, ns);
+}
+
+void Replicator::take_actions(std::vector<Action>& out) {
+  out.clear();
+  out.swap(actions_);
+  actions_.reserve(64);
+}
+
+bool Replicator::idle() const {
+  return writes_.empty() && reads_.empty() && flushes_.empty() && ios_.empty() &&
+         received_.empty() && peer_reads_.empty() && chunks_.empty();
+}
+
+void Replicator::pump() {
+  // Each pass can only unblock work that a previous step finished, so a few
+  // passes reach the fixpoint; the bound keeps a bug from spinning forever.
+  for (int pass = 0; pass < 16; ++pass) {
+    const size_t before = actions_.size();
+    for (size_t i = 0; i < waiting_writes_.size();) {
+      const uint64_t id = waiting_writes_[i];
+      AppWrite* w = writes_.find(id);
+      TANDEM_INVARIANT(w != nullptr && !w->issued, "waiting write vanished");
+      if (write_may_issue(id, *w)) {
+        waiting_writes_.erase(waiting_writes_.begin() + static_cast<std::ptrdiff_t>(i));
+        issue_write(id, *w);
+      } else {
+        ++i;
+      }
+    }
+    pump_received();
+    pump_resync();
+    finish_sync_source_if_done();
+    finish_detach_if_drained();
+    if (actions_.size() == before) return;
+  }
+}
+
+// ---------------------------------------------------------------- admin
+
+Result<void> Replicator::attach(const DiskInfo& disk) {
+  begin_event();
+  const std::string res = "resource " + config_.resource;
+  if (disk_ != DiskState::kDiskless || detaching_) {
+    return make_error(res + ": already attached (disk " + std::string(to_string(disk_)) +
+                      "); detach first");
+  }
+  if (disk.size_bytes == 0 || disk.size_bytes % kSectorBytes != 0) {
+    return make_error(res + ": backing device size " + std::to_string(disk.size_bytes) +
+                      " is not a positive multiple of " + std::to_string(kSectorBytes) +
+                      " bytes; check the disk line");
+  }
+  if (have_peer_state_ && peer_size_ != 0 && peer_size_ != disk.size_bytes) {
+    return make_error(res + ": the backing device has " + std::to_string(disk.size_bytes) +
+                      " bytes but peer " + config_.peer_node + "'s has " +
+                      std::to_string(peer_size_) + "; both must be the same size");
+  }
+  set_disk(DiskState::kAttaching);
+  note_state();
+  md_ = disk.metadata;
+  size_ = disk.size_bytes;
+  if (!md_.consistent) {
+    set_disk(DiskState::kInconsistent);
+  } else if (md_.up_to_date) {
+    set_disk(DiskState::kUpToDate);
+  } else if (md_.outdated) {
+    set_disk(DiskState::kOutdated);
+  } else {
+    set_disk(DiskState::kConsistent);
+  }
+  if (have_peer_state_) {
+    send_node_state();
+    if (repl_ == ReplState::kEstablished) apply_sync_verdict(decide_sync(local_view(), peer_view_));
+  }
+  pump();
+  note_state();
+  return {};
+}
+
+Result<void> Replicator::detach() {
+  begin_event();
+  const std::string res = "resource " + config_.resource;
+  if (disk_ == DiskState::kDiskless) return make_error(res + ": no disk is attached");
+  if (detaching_) return make_error(res + ": a detach is already in progress");
+  if (role_ == Role::kPrimary && !peer_readable()) {
+    return make_error(res + ": cannot detach: this node is primary and peer " + config_.peer_node +
+                      " has no up-to-date data it could serve; demote first or connect the peer");
+  }
+  if (repl_ == ReplState::kSyncSource || repl_ == ReplState::kSyncTarget) abort_sync();
+  detaching_ = true;
+  send_node_state();
+  finish_detach_if_drained();
+  pump();
+  note_state();
+  return {};
+}
+
+Result<void> Replicator::connect(bool discard_my_data) {
+  begin_event();
+  const std::string res = "resource " + config_.resource;
+  if (conn_ != ConnState::kStandAlone) {
+    return make_error(res + ": already connecting or connected (" + std::string(to_string(conn_)) +
+                      "); disconnect first");
+  }
+  if (discard_my_data && role_ == Role::kPrimary) {
+    return make_error(res + ": cannot discard the data of a primary; demote it first");
+  }
+  discard_my_data_ = discard_my_data;
+  conn_ = ConnState::kConnecting;
+  note_state();
+  return {};
+}
+
+Result<void> Replicator::disconnect() {
+  begin_event();
+  if (conn_ == ConnState::kStandAlone) return {};
+  if (handshake_done_) {
+    proto::Disconnect d;
+    d.set_reason("disconnected by the administrator of " + config_.local_node);
+    send(net::FrameType::kDisconnect, d);
+  }
+  close_connection(ConnState::kDisconnecting, peer_desc() + ": disconnected by the administrator",
+                   false);
+  pump();
+  note_state();
+  return {};
+}
+
+Result<void> Replicator::promote(bool force, uint64_t uuid) {
+  begin_event();
+  auto refuse_promote = [&](const std::string& why) {
+    return make_error("resource " + config_.resource + ": cannot become primary: " + why);
+  };
+  if (role_ == Role::kPrimary) return {};
+  const bool connected = conn_ == ConnState::kConnected && have_peer_state_;
+  if (connected && peer_role_ == Role::kPrimary) {
+    if (!config_.allow_two_primaries || !peer_allow_two_primaries_) {
+      return refuse_promote("peer " + config_.peer_node +
+                            " is primary and allow-two-primaries is not set" +
+                            (config_.allow_two_primaries ? " on the peer" : ""));
+    }
+    if (config_.protocol != WireProtocol::kC) {
+      return refuse_promote("allow-two-primaries requires protocol C, this resource uses " +
+                            std::string(to_string(config_.protocol)));
+    }
+  }
+  if (detaching_) return refuse_promote("the disk is being detached");
+  if (force && disk_ != DiskState::kUpToDate) {
+    if (!has_data(disk_)) {
+      return refuse_promote("--force needs a local disk (disk state " +
+                            std::string(to_string(disk_)) + "); attach first");
+    }
+    if (connected && peer_role_ == Role::kPrimary) {
+      return refuse_promote("peer " + config_.peer_node +
+                            " is primary; --force would overwrite data it is using");
+    }
+    if (repl_ == ReplState::kSyncTarget) abort_sync();
+    md_.history_uuids[1] = md_.history_uuids[0];
+    md_.history_uuids[0] = md_.current_uuid;
+    md_.current_uuid = uuid != 0 ? uuid : new_uuid();
+    md_.bitmap_uuid = 0;
+    md_.consistent = true;
+    md_.up_to_date = true;
+    md_.outdated = false;
+    set_disk(DiskState::kUpToDate);
+    persist_metadata();
+    role_ = Role::kPrimary;
+    if (connected) {
+      const bool overwrite = has_data(peer_disk_);
+      send_node_state(overwrite);
+      if (overwrite) start_sync_source();
+    }
+    pump();
+    note_state();
+    return {};
+  }
+  if (disk_ != DiskState::kUpToDate && !(connected && peer_disk_ == DiskState::kUpToDate)) {
+    return refuse_promote(
+        "no up-to-date data is reachable (this node " + std::string(to_string(disk_)) + ", peer " +
+        (connected ? std::string(to_string(peer_disk_)) : std::string("not connected")) +
+        "); use primary --force to declare this node's data up to date");
+  }
+  role_ = Role::kPrimary;
+  if (!peer_gets_writes()) rotate_for_divergence();
+  send_node_state();
+  note_state();
+  return {};
+}
+
+Result<void> Replicator::demote() {
+  begin_event();
+  if (role_ != Role::kPrimary) return {};
+  role_ = Role::kSecondary;
+  send_node_state();
+  note_state();
+  return {};
+}
+
+// ---------------------------------------------------------------- connection
+
+void Replicator::on_connection_established(uint32_t protocol_version) {
+  begin_event();
+  if (conn_ != ConnState::kConnecting || handshake_done_) return;  // stale
+  handshake_done_ = true;
+  ++conn_gen_;
+  protocol_version_ = protocol_version;
+  have_peer_state_ = false;
+  last_peer_epoch_ = 0;
+  ping_seq_ = 0;
+  ko_strikes_ = 0;
+  acks_since_check_ = 0;
+  if (discard_my_data_ && has_data(disk_) && role_ != Role::kPrimary) {
+    set_disk(DiskState::kInconsistent);
+    md_.consistent = false;
+    md_.up_to_date = false;
+    persist_metadata();
+  }
+  discard_my_data_ = false;
+  send_node_state();
+  arm(TimerId::kPing, config_.ping_int_ms);
+  note_state();
+}
+
+void Replicator::on_connection_lost(std::string_view reason) {
+  begin_event();
+  if (!handshake_done_) return;  // a connect attempt failed: still Connecting
+  (void)reason;                  // the runtime logs it; the state says the rest
+  conn_ = ConnState::kNetworkFailure;
+  note_state();
+  connection_cleanup();
+  conn_ = ConnState::kConnecting;
+  pump();
+  note_state();
+}
+
+void Replicator::close_connection(ConnState via, std::string reason, bool reconnect) {
+  emit(CloseConnection{std::move(reason), reconnect});
+  conn_ = via;
+  note_state();
+  connection_cleanup();
+  conn_ = reconnect ? ConnState::kConnecting : ConnState::kStandAlone;
+  note_state();
+}
+
+void Replicator::protocol_error(std::string what) {
+  close_connection(ConnState::kProtocolError,
+                   peer_desc() + ": protocol error: " + what + "; connection closed, retrying",
+                   true);
+}
+
+void Replicator::refuse(std::string reason) {
+  close_connection(ConnState::kStandAlone, std::move(reason), false);
+}
+
+void Replicator::connection_cleanup() {
+  const bool peer_had_data = have_peer_state_ && has_data(peer_disk_);
+  handshake_done_ = false;
+  have_peer_state_ = false;
+  peer_role_ = Role::kUnknown;
+  peer_disk_ = DiskState::kDUnknown;
+  peer_size_ = 0;
+  peer_view_ = DiskView{};
+  for (size_t t = 0; t < kTimerCount; ++t) cancel(static_cast<TimerId>(t));
+
+  // Writes the peer has not confirmed: completed locally, remembered as out
+  // of sync. With protocol C this is the "peer declared gone" case.
+  for (uint64_t id : writes_.ids()) {
+    AppWrite* w = writes_.find(id);
+    if (w->sent && !w->write_acked && !w->peer_gone) {
+      w->peer_gone = true;
+      mark_out_of_sync(w->offset, w->length);
+    }
+    try_finish_write(id);
+  }
+  for (uint64_t id : flushes_.ids()) {
+    AppFlush* f = flushes_.find(id);
+    if (f->sent && !f->barrier_acked) f->peer_gone = true;
+    try_finish_flush(id);
+  }
+  for (uint64_t id : reads_.ids()) {
+    AppRead* r = reads_.find(id);
+    if (!r->via_peer) continue;
+    start_read(id, *r);  // locally if possible, else EIO
+  }
+  // Received frames not yet on our disk are dropped: the peer marks them
+  // out of sync because it never gets their acknowledgement. Those already
+  // submitted finish without an acknowledgement.
+  for (uint64_t id : received_.ids()) {
+    Received* item = received_.find(id);
+    if (!item->submitted) {
+      retire_buffer(std::move(item->data));
+      received_.erase(id);
+    }
+  }
+  std::erase_if(received_order_, [&](uint64_t id) { return received_.find(id) == nullptr; });
+  if (repl_ == ReplState::kSyncSource || repl_ == ReplState::kSyncTarget) abort_sync();
+  repl_ = ReplState::kOff;
+  if (peer_had_data) rotate_for_divergence();
+}
+
+void Replicator::on_frame(net::Frame&& frame) {
+  begin_event();
+  if (!handshake_done_) return;  // stale frame of a closed connection
+  const auto type = frame.header.type;
+  if (frame.header.flags != 0) {
+    protocol_error("frame type " + std::to_string(static_cast<unsigned>(type)) +
+                   " with unknown flags " + std::to_string(frame.header.flags));
+  } else {
+    switch (type) {
+      case net::FrameType::kHello:
+      case net::FrameType::kAuthChallenge:
+      case net::FrameType::kAuthResponse:
+      case net::FrameType::kAuthVerdict:
+        protocol_error("handshake frame type " + std::to_string(static_cast<unsigned>(type)) +
+                       " after the handshake");
+        break;
+      case net::FrameType::kNodeState:
+        on_node_state(frame);
+        break;
+      case net::FrameType::kPing: {
+        proto::Ping p;
+        if (!wire::parse(frame, p)) {
+          protocol_error("malformed Ping");
+          break;
+        }
+        proto::PingAck a;
+        a.set_seq(p.seq());
+        send(net::FrameType::kPingAck, a);
+        break;
+      }
+      case net::FrameType::kPingAck: {
+        proto::PingAck a;
+        if (!wire::parse(frame, a)) {
+          protocol_error("malformed PingAck");
+          break;
+        }
+        if (a.seq() == ping_seq_ && timer_armed_[static_cast<size_t>(TimerId::kPingTimeout)]) {
+          cancel(TimerId::kPingTimeout);
+          arm(TimerId::kPing, config_.ping_int_ms);
+        }
+        break;
+      }
+      case net::FrameType::kDisconnect: {
+        proto::Disconnect d;
+        (void)wire::parse(frame, d);
+        std::string why = d.reason().substr(0, 200);
+        close_connection(ConnState::kDisconnecting,
+                         peer_desc() + ": the peer disconnected (" + why + "); waiting for it",
+                         true);
+        break;
+      }
+      default:
+        if (!have_peer_state_) {
+          protocol_error("frame type " + std::to_string(static_cast<unsigned>(type)) +
+                         " before the peer's NodeState");
+          break;
+        }
+        switch (type) {
+          case net::FrameType::kWrite:
+            on_peer_write(std::move(frame));
+            break;
+          case net::FrameType::kRecvAck:
+            on_write_ack(frame, true);
+            break;
+          case net::FrameType::kWriteAck:
+            on_write_ack(frame, false);
+            break;
+          case net::FrameType::kBarrier:
+            on_peer_barrier(frame);
+            break;
+          case net::FrameType::kBarrierAck:
+            on_barrier_ack(frame);
+            break;
+          case net::FrameType::kReadRequest:
+            on_peer_read_request(frame);
+            break;
+          case net::FrameType::kReadReply:
+            on_read_reply(std::move(frame));
+            break;
+          case net::FrameType::kResyncData:
+            on_resync_data(std::move(frame));
+            break;
+          case net::FrameType::kResyncAck:
+            on_resync_ack(frame);
+            break;
+          default:
+            protocol_error("unexpected frame type " + std::to_string(static_cast<unsigned>(type)));
+            break;
+        }
+    }
+  }
+  pump();
+  note_state();
+}
+
+// ---------------------------------------------------------------- NodeState
+
+void Replicator::on_node_state(const net::Frame& frame) {
+  proto::NodeState ns;
+  if (!wire::parse(frame, ns) || !proto::PeerRole_IsValid(ns.role()) ||
+      ns.role() == proto::ROLE_UNKNOWN || !proto::PeerDiskState_IsValid(ns.disk()) ||
+      ns.disk() == proto::DISK_DUNKNOWN || !proto::WireProtocol_IsValid(ns.protocol()) ||
+      ns.protocol() == proto::WIRE_PROTOCOL_UNSET || ns.history_uuids_size() > 2) {
+    protocol_error("malformed NodeState");
+    return;
+  }
+  if (ns.node_name() != config_.peer_node) {
+    protocol_error("NodeState names node '" + ns.node_name().substr(0, 64) + "'");
+    return;
+  }
+  const DiskState pdisk = wire::from_proto(ns.disk());
+  const Role prole = wire::from_proto(ns.role());
+  const WireProtocol pproto = wire::from_proto(ns.protocol());
+  if (ns.size_bytes() % kSectorBytes != 0 || (has_data(pdisk) && ns.size_bytes() == 0)) {
+    protocol_error("NodeState with device size " + std::to_string(ns.size_bytes()));
+    return;
+  }
+  if (pproto != config_.protocol) {
+    refuse(peer_desc() + ": the peer uses protocol " + std::string(to_string(pproto)) +
+           ", this node protocol " + std::string(to_string(config_.protocol)) +
+           "; configure the same protocol on both hosts");
+    return;
+  }
+  if (has_data(pdisk) && has_data(disk_) && ns.size_bytes() != size_) {
+    refuse(peer_desc() + ": the peer's backing device has " + std::to_string(ns.size_bytes()) +
+           " bytes, this node's " + std::to_string(size_) +
+           "; both must be the same size (check the disk lines)");
+    return;
+  }
+  if (prole == Role::kPrimary && role_ == Role::kPrimary) {
+    if (!config_.allow_two_primaries || !ns.allow_two_primaries()) {
+      refuse(peer_desc() +
+             ": both nodes are primary and allow-two-primaries is not set on both; demote one "
+             "node (tandemadm secondary) and connect again");
+      return;
+    }
+    if (config_.protocol != WireProtocol::kC) {
+      refuse(peer_desc() + ": both nodes are primary, which requires protocol C");
+      return;
+    }
+  }
+  uint64_t uuids[2] = {0, 0};
+  for (int i = 0; i < ns.history_uuids_size(); ++i) uuids[i] = ns.history_uuids(i);
+
+  const bool first = !have_peer_state_;
+  const DiskState old_peer_disk = first ? DiskState::kDUnknown : peer_disk_;
+  have_peer_state_ = true;
+  peer_role_ = prole;
+  peer_disk_ = pdisk;
+  peer_size_ = ns.size_bytes();
+  peer_node_id_ = ns.node_id();
+  peer_allow_two_primaries_ = ns.allow_two_primaries();
+  peer_view_ = DiskView{pdisk, ns.current_uuid(), ns.bitmap_uuid(), {uuids[0], uuids[1]}};
+  if (first) {
+    conn_ = ConnState::kConnected;
+    repl_ = ReplState::kEstablished;
+    arm(TimerId::kAckTimeout, config_.timeout_ms);
+  }
+
+  if (ns.overwrite_peer()) {
+    if (role_ == Role::kPrimary) {
+      refuse(peer_desc() +
+             ": the peer was made primary with --force and would overwrite this node's data, "
+             "but this node is primary; demote it and connect again");
+      return;
+    }
+    if (has_data(disk_) && !detaching_) start_sync_target();
+    return;
+  }
+  if (ns.sync_done()) {
+    on_sync_done_from_peer(ns);
+    return;
+  }
+  if (first) {
+    apply_sync_verdict(decide_sync(local_view(), peer_view_));
+    return;
+  }
+  if (has_data(old_peer_disk) && !has_data(peer_disk_)) {
+    if (repl_ == ReplState::kSyncSource || repl_ == ReplState::kSyncTarget) abort_sync();
+    rotate_for_divergence();
+  } else if (!has_data(old_peer_disk) && has_data(peer_disk_) && repl_ == ReplState::kEstablished) {
+    apply_sync_verdict(decide_sync(local_view(), peer_view_));
+  } else if (repl_ == ReplState::kSyncTarget && peer_disk_ != DiskState::kUpToDate) {
+    abort_sync();  // the source lost its data
+  }
+}
+
+void Replicator::apply_sync_verdict(const SyncDecision& d) {
+  switch (d.verdict) {
+    case SyncVerdict::kRefuse:
+      refuse(peer_desc() + ": " + d.reason);
+      return;
+    case SyncVerdict::kSource:
+      start_sync_source();
+      return;
+    case SyncVerdict::kTarget:
+      if (role_ == Role::kPrimary && disk_ != DiskState::kInconsistent) {
+        refuse(peer_desc() +
+               ": the peer's data is newer than this primary's; demote this node and connect "
+               "again to resynchronize it");
+        return;
+      }
+      start_sync_target();
+      return;
+    case SyncVerdict::kAdoptUpToDate:
+      set_disk(DiskState::kUpToDate);
+      md_.consistent = true;
+      md_.up_to_date = true;
+      md_.outdated = false;
+      persist_metadata();
+      send_node_state();
+      return;
+    case SyncVerdict::kNoSync:
+      return;
+  }
+}
+
+// ---------------------------------------------------------------- timers
+
+uint32_t Replicator::outstanding_peer_acks() {
+  uint32_t n = 0;
+  writes_.for_each([&](uint64_t, AppWrite& w) {
+    if (w.sent && !w.write_acked && !w.peer_gone) ++n;
+  });
+  flushes_.for_each([&](uint64_t, AppFlush& f) {
+    if (f.sent && !f.barrier_acked && !f.peer_gone) ++n;
+  });
+  reads_.for_each([&](uint64_t, AppRead& r) {
+    if (r.via_peer) ++n;
+  });
+  chunks_.for_each([&](uint64_t, ResyncChunk& c) {
+    if (c.stage == ChunkStage::kAwaitAck) ++n;
+  });
+  return n;
+}
+
+void Replicator::on_timer(TimerId timer) {
+  begin_event();
+  const auto index = static_cast<size_t>(timer);
+  if (index >= kTimerCount || !timer_armed_[index]) return;  // cancelled meanwhile
+  timer_armed_[index] = false;
+  if (!handshake_done_) return;
+  switch (timer) {
+    case TimerId::kPing: {
+      proto::Ping p;
+      p.set_seq(++ping_seq_);
+      send(net::FrameType::kPing, p);
+      arm(TimerId::kPingTimeout, config_.ping_timeout_ms);
+      break;
+    }
+    case TimerId::kPingTimeout:
+      close_connection(ConnState::kNetworkFailure,
+                       peer_desc() + ": no answer to a ping within " +
+                           std::to_string(config_.ping_timeout_ms) +
+                           " ms (ping-timeout); connection closed, reconnecting",
+                       true);
+      break;
+    case TimerId::kAckTimeout:
+      if (conn_ != ConnState::kConnected) break;
+      if (outstanding_peer_acks() > 0 && acks_since_check_ == 0) {
+        ++ko_strikes_;
+        if (config_.ko_count != 0 && ko_strikes_ >= config_.ko_count) {
+          close_connection(ConnState::kNetworkFailure,
+                           peer_desc() + ": no acknowledgement for " +
+                               std::to_string(uint64_t{config_.timeout_ms} * config_.ko_count) +
+                               " ms (timeout x ko-count); peer declared dead, reconnecting",
+                           true);
+          break;
+        }
+      } else {
+        ko_strikes_ = 0;
+      }
+      acks_since_check_ = 0;
+      arm(TimerId::kAckTimeout, config_.timeout_ms);
+      break;
+  }
+  pump();
+  note_state();
+}
+
+}  // namespace tandem::core

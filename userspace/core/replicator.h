@@ -1,0 +1,307 @@
+// The replication core of ONE resource (one volume) on ONE node: a
+// deterministic state machine. It takes events (admin commands, connection
+// up/down, frames from the peer, application requests, local I/O
+// completions, timers) and produces actions (replication_actions.h) that a
+// runtime executes. It never calls the OS, reads a clock, or spawns
+// threads; new generation UUIDs come from a generator seeded by the
+// runtime. docs/replication.md describes the protocol and its rules.
+//
+// Usage: call an event method, then take_actions() and execute the actions
+// in order. Application buffers stay owned by the runtime until the core
+// completes the request that brought them.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+#include "core/range_set.h"
+#include "core/replication_actions.h"
+#include "core/replication_types.h"
+#include "core/slot_pool.h"
+#include "core/sync_decision.h"
+#include "net/frame.h"
+
+namespace google::protobuf {
+class MessageLite;
+}
+namespace tandem::proto {
+class NodeState;
+}
+
+namespace tandem::core {
+
+class Replicator {
+ public:
+  explicit Replicator(ReplicatorConfig config);
+
+  // ---- admin commands; errors name the resource/peer and say what to do
+  Result<void> attach(const DiskInfo& disk);
+  Result<void> detach();
+  // discard_my_data: at the next connection this node's data is declared
+  // Inconsistent and resynchronized from an UpToDate peer.
+  Result<void> connect(bool discard_my_data = false);
+  Result<void> disconnect();
+  // force: make an Inconsistent/Outdated/Consistent disk UpToDate (with
+  // generation `new_uuid`, or a generated one when 0) and, when connected,
+  // overwrite the peer with a full sync.
+  Result<void> promote(bool force = false, uint64_t new_uuid = 0);
+  Result<void> demote();
+
+  // ---- connection (the handshake of core/peer_handshake.h has finished)
+  void on_connection_established(uint32_t protocol_version);
+  void on_connection_lost(std::string_view reason);
+  void on_frame(net::Frame&& frame);
+
+  // ---- application requests; each ends with one CompleteRequest action
+  void submit_write(uint64_t request_id, uint64_t offset, ConstBuffer data, bool fua);
+  void submit_read(uint64_t request_id, uint64_t offset, MutableBuffer dest);
+  void submit_flush(uint64_t request_id);
+
+  // ---- local I/O and timers
+  void on_io_complete(uint64_t io_id, int error);
+  void on_timer(TimerId timer);
+
+  // Moves the pending actions to `out` (which is cleared first).
+  void take_actions(std::vector<Action>& out);
+  bool has_actions() const { return !actions_.empty(); }
+
+  Status status() const;
+  const RangeSet& out_of_sync() const { return out_of_sync_; }
+  const ReplicatorConfig& config() const { return config_; }
+  // No request, I/O, received frame or resync chunk in flight.
+  bool idle() const;
+
+ private:
+  // An application write from submission to its last acknowledgement.
+  struct AppWrite {
+    uint64_t request_id = 0;
+    uint64_t offset = 0;
+    uint32_t length = 0;
+    const std::byte* data = nullptr;
+    bool fua = false;
+    uint64_t seq = 0;  // submission order
+    bool issued = false;
+    bool local_in_flight = false;
+    bool local_ok = false;
+    bool sent = false;
+    uint64_t conn_gen = 0;
+    bool recv_acked = false;
+    bool write_acked = false;
+    bool peer_has_it = false;
+    bool peer_gone = false;
+    bool completed = false;
+  };
+  struct AppRead {
+    uint64_t request_id = 0;
+    uint64_t offset = 0;
+    uint32_t length = 0;
+    std::byte* dest = nullptr;
+    bool via_peer = false;
+    uint64_t conn_gen = 0;
+  };
+  struct AppFlush {
+    uint64_t request_id = 0;
+    bool used_local = false;
+    bool local_pending = false;
+    bool local_ok = false;
+    bool sent = false;
+    uint64_t conn_gen = 0;
+    bool barrier_acked = false;
+    bool peer_ok = false;
+    bool peer_gone = false;
+    bool completed = false;
+  };
+  enum class IoOwner : uint8_t {
+    kAppWrite,
+    kAppRead,
+    kAppFlush,
+    kReceived,  // a peer write, resync data or barrier
+    kPeerRead,
+    kResyncRead,
+  };
+  struct LocalIo {
+    IoOwner owner = IoOwner::kAppWrite;
+    uint64_t owner_id = 0;
+    LocalIoKind kind = LocalIoKind::kRead;
+    uint64_t offset = 0;
+    uint32_t length = 0;
+  };
+  enum class ReceivedKind : uint8_t { kWrite, kResyncData, kBarrier };
+  // A frame from the peer that changes our disk, from arrival until done.
+  struct Received {
+    ReceivedKind kind = ReceivedKind::kWrite;
+    uint64_t wire_id = 0;
+    uint64_t offset = 0;
+    uint32_t length = 0;
+    uint64_t epoch = 0;
+    bool fua = false;
+    std::vector<std::byte> data;
+    // Parts to write; less than the whole write on a dual-primary conflict
+    // winner (its own pending writes win the overlap).
+    std::vector<std::pair<uint64_t, uint32_t>> pieces;
+    uint64_t conn_gen = 0;
+    bool submitted = false;
+    uint32_t ios_in_flight = 0;
+    int error = 0;
+  };
+  struct PeerRead {
+    uint64_t wire_id = 0;
+    std::vector<std::byte> data;
+    uint64_t conn_gen = 0;
+  };
+  enum class ChunkStage : uint8_t { kBlocked, kReading, kAwaitAck };
+  struct ResyncChunk {
+    uint64_t offset = 0;
+    uint32_t length = 0;
+    ChunkStage stage = ChunkStage::kBlocked;
+    std::vector<std::byte> data;
+    bool redo = false;       // a peer write overlapped it while in flight: send again
+    bool abandoned = false;  // the connection went away while its read was in flight
+    bool counted = false;    // already counted in sync progress
+  };
+
+  // ---- helpers: state
+  void emit(Action action) { actions_.push_back(std::move(action)); }
+  void note_state();
+  void begin_event();
+  void set_disk(DiskState d);
+  void persist_metadata();
+  void mark_out_of_sync(uint64_t offset, uint64_t length);
+  void clear_out_of_sync(uint64_t offset, uint64_t length);
+  DiskState advertised_disk() const;
+  DiskView local_view() const;
+  uint64_t new_uuid();
+  void rotate_for_divergence();
+  bool local_usable() const;
+  bool peer_gets_writes() const;
+  bool peer_readable() const;
+  uint64_t device_size() const;
+  bool winner_on_conflict() const;
+  std::string peer_desc() const;
+  std::vector<std::byte> take_buffer(uint32_t length);
+  void retire_buffer(std::vector<std::byte>&& buffer);
+  uint64_t submit_io(IoOwner owner, uint64_t owner_id, LocalIoKind kind, uint64_t offset,
+                     uint32_t length, std::byte* data, bool fua);
+  void arm(TimerId t, uint32_t ms);
+  void cancel(TimerId t);
+  void send(net::FrameType type, const google::protobuf::MessageLite& msg,
+            const std::byte* payload = nullptr, uint32_t payload_length = 0);
+  void send_node_state(bool overwrite_peer = false, bool sync_done = false);
+  void pump();
+
+  // ---- connection
+  void close_connection(ConnState via, std::string reason, bool reconnect);
+  void protocol_error(std::string what);
+  void refuse(std::string reason);
+  void connection_cleanup();
+  void on_node_state(const net::Frame& frame);
+  void apply_sync_verdict(const SyncDecision& d);
+  void check_peer_state(const proto::NodeState& ns, bool first);
+
+  // ---- data path (replicator_data.cc)
+  void complete_request(uint64_t request_id, int error);
+  bool write_may_issue(uint64_t id, const AppWrite& w);
+  void issue_write(uint64_t id, AppWrite& w);
+  void try_finish_write(uint64_t id);
+  void try_finish_flush(uint64_t id);
+  void start_read(uint64_t id, AppRead& r);
+  void on_write_ack(const net::Frame& frame, bool recv_ack_only);
+  void on_barrier_ack(const net::Frame& frame);
+  void on_read_reply(net::Frame&& frame);
+  void handle_local_error();
+  void finish_detach_if_drained();
+
+  // ---- receiving side (replicator_receive.cc)
+  void on_peer_write(net::Frame&& frame);
+  void on_peer_barrier(const net::Frame& frame);
+  void on_peer_read_request(const net::Frame& frame);
+  void on_resync_data(net::Frame&& frame);
+  bool received_may_submit(size_t order_index, const Received& item) const;
+  void submit_received(uint64_t id, Received& item);
+  void finish_received(uint64_t id);
+  void pump_received();
+
+  // ---- resync (replicator_resync.cc)
+  void start_sync_source();
+  void start_sync_target();
+  void abort_sync();
+  void pump_resync();
+  bool chunk_may_start(const ResyncChunk& c);
+  void on_resync_ack(const net::Frame& frame);
+  void on_resync_read_done(uint64_t chunk_id, int error);
+  void finish_sync_source_if_done();
+  void on_sync_done_from_peer(const proto::NodeState& ns);
+
+  // ---- keepalive
+  uint32_t outstanding_peer_acks();
+
+  ReplicatorConfig config_;
+  std::vector<Action> actions_;
+
+  Role role_ = Role::kSecondary;
+  DiskState disk_ = DiskState::kDiskless;
+  ConnState conn_ = ConnState::kStandAlone;
+  ReplState repl_ = ReplState::kOff;
+  Metadata md_;
+  uint64_t size_ = 0;
+  bool detaching_ = false;
+  bool discard_my_data_ = false;
+  uint64_t uuid_state_;
+
+  // Peer, valid while connected.
+  bool handshake_done_ = false;
+  bool have_peer_state_ = false;
+  uint64_t conn_gen_ = 0;
+  uint32_t protocol_version_ = 0;
+  Role peer_role_ = Role::kUnknown;
+  DiskState peer_disk_ = DiskState::kDUnknown;
+  uint64_t peer_size_ = 0;
+  uint32_t peer_node_id_ = 0;
+  bool peer_allow_two_primaries_ = false;
+  DiskView peer_view_;
+  uint64_t last_peer_epoch_ = 0;
+
+  // Application requests and local I/O.
+  SlotPool<AppWrite> writes_;
+  SlotPool<AppRead> reads_;
+  SlotPool<AppFlush> flushes_;
+  SlotPool<LocalIo> ios_;
+  std::vector<uint64_t> waiting_writes_;  // not yet issued, in submission order
+  uint64_t next_write_seq_ = 1;
+  uint64_t epoch_ = 1;
+  bool epoch_close_pending_ = false;
+
+  // Receiving side: items in arrival order.
+  SlotPool<Received> received_;
+  std::vector<uint64_t> received_order_;
+  SlotPool<PeerRead> peer_reads_;
+
+  // Resync.
+  SlotPool<ResyncChunk> chunks_;
+  uint64_t next_chunk_offset_ = 0;
+  std::deque<std::pair<uint64_t, uint32_t>> redo_chunks_;
+  uint64_t sync_total_ = 0;
+  uint64_t sync_done_ = 0;
+
+  RangeSet out_of_sync_;
+
+  // Keepalive.
+  bool timer_armed_[kTimerCount] = {};
+  uint64_t ping_seq_ = 0;
+  uint64_t acks_since_check_ = 0;
+  uint32_t ko_strikes_ = 0;
+
+  // Buffers for local reads sent to the peer; retired ones are kept until
+  // the next event because SendFrame actions may point into them.
+  std::vector<std::vector<std::byte>> spare_buffers_;
+  std::vector<std::vector<std::byte>> retired_buffers_;
+
+  Status last_status_;
+};
+
+}  // namespace tandem::core
