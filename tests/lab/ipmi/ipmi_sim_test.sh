@@ -58,15 +58,15 @@ set_working_mc 0x20
   startlan 1
     addr 127.0.0.1 $port
     priv_limit admin
-    allowed_auths_callback none md5
-    allowed_auths_user none md5
-    allowed_auths_operator none md5
-    allowed_auths_admin none md5
+    allowed_auths_callback none md5 straight
+    allowed_auths_user none md5 straight
+    allowed_auths_operator none md5 straight
+    allowed_auths_admin none md5 straight
     guid a0a1a2a3a4a5a6a7a8a9aaabacadaeaf
   endlan
   chassis_control "$work/chassis.sh"
-  user 2 true "admin" "s3cret-pw" admin 10 none md5
-  user 3 true "viewer" "v1ewer-pw" user 10 none md5
+  user 2 true "admin" "s3cret-pw" admin 10 none md5 straight
+  user 3 true "viewer" "v1ewer-pw" user 10 none md5 straight
 CONF
 
 ipmi_sim -c "$work/lan.conf" -f "$work/bmc.emu" -s "$work/state" -n >"$work/ipmi_sim.log" 2>&1 &
@@ -133,6 +133,7 @@ done
 run "status, IPMI 1.5 MD5" 0 "${admin[@]}" --action status --lanplus=0 --auth md5 &&
   expect_eq "status output (1.5 MD5)" "$out" "Status: ON"
 run "status, IPMI 1.5 no authentication" 0 "${admin[@]}" --action status --lanplus=0 --auth none
+run "status, IPMI 1.5 straight password" 0 "${admin[@]}" --action status --lanplus=0 --auth password
 
 # --- the fence-agents stdin protocol ----------------------------------------
 out="$(printf '# fenced\nipaddr=127.0.0.1\nipport=%s\nlogin=admin\npasswd=s3cret-pw\nlanplus=1\naction=status\nunknown_key=x\n' \
@@ -191,6 +192,7 @@ expect_lacks "wrong password message" "$out" "s3cret-pw"
 run "wrong password, IPMI 1.5" 1 --username admin --password Wr0ngGuess --action status \
   --lanplus=0 --ipmi-timeout 0.3 --ipmi-retries 2
 expect_lacks "1.5 wrong password message" "$out" "Wr0ngGuess"
+expect_contains "1.5 wrong password message" "$out" "wrong password?"
 run "unknown user" 1 --username nobody --password Wr0ngGuess --action status
 expect_contains "unknown user message" "$out" "unauthorized name"
 expect_eq "no power change after failed logins" "$(history_line)" ""

@@ -73,9 +73,10 @@ AgentInfo ipmilan_agent_info() {
                                     "administrator", "Privilege level on the BMC");
   privlvl.choices = {"callback", "user", "operator", "administrator"};
   info.parameters.push_back(privlvl);
-  ParameterSpec auth = parameter("auth", "auth", 'A', ParameterType::kSelect, "md5",
-                                 "IPMI 1.5 authentication type (lanplus off): md5 or none");
-  auth.choices = {"md5", "none"};
+  ParameterSpec auth =
+      parameter("auth", "auth", 'A', ParameterType::kSelect, "md5",
+                "IPMI 1.5 authentication type (lanplus off): md5, password or none");
+  auth.choices = {"md5", "password", "none"};
   info.parameters.push_back(auth);
   ParameterSpec kg = parameter("hexadecimal_kg", "hexadecimal-kg", 'k', ParameterType::kString, "",
                                "BMC key K_G in hexadecimal (RMCP+ two-key login)");
@@ -114,7 +115,10 @@ Result<void> IpmilanAgent::configure(const AgentOptions& options) {
     return make_error("--privlvl " + privlvl + ": use callback, user, operator or administrator");
   }
   s.privilege = *privilege;
-  s.auth = options.get_or("auth", "md5") == "none" ? ipmi::Lan15Auth::kNone : ipmi::Lan15Auth::kMd5;
+  const std::string auth = options.get_or("auth", "md5");
+  s.auth = auth == "none"       ? ipmi::Lan15Auth::kNone
+           : auth == "password" ? ipmi::Lan15Auth::kPassword
+                                : ipmi::Lan15Auth::kMd5;
   if (auto kg = options.get("hexadecimal_kg"); kg && !kg->empty()) {
     auto key = parse_hex_key(*kg);
     if (!key) return key.error();

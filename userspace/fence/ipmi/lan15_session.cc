@@ -21,6 +21,19 @@ std::array<std::uint8_t, 16> lan15_md5_auth_code(std::string_view password,
   return md5(in);
 }
 
+std::array<std::uint8_t, 16> Lan15Session::auth_code(std::uint32_t session_id, ByteSpan message,
+                                                     std::uint32_t seq) const {
+  std::array<std::uint8_t, 16> code{};
+  if (auth_type_ == kAuthTypeMd5) {
+    code = lan15_md5_auth_code(config_.password, session_id, message, seq);
+  } else if (auth_type_ == kAuthTypePassword) {
+    // "Straight password": the password itself, zero-padded.
+    std::copy_n(config_.password.begin(), std::min<std::size_t>(config_.password.size(), 16),
+                code.begin());
+  }
+  return code;
+}
+
 Lan15Session::Lan15Session(SessionConfig config, RandomSource random)
     : config_(std::move(config)), random_(std::move(random)) {
   std::array<std::uint8_t, 5> b{};
@@ -65,9 +78,7 @@ SessionEvent Lan15Session::transmit(const IpmiRequest& request, State next, bool
       ++out_seq_;
       if (out_seq_ == 0) out_seq_ = 1;
     }
-    if (auth_type_ == kAuthTypeMd5) {
-      p.auth_code = lan15_md5_auth_code(config_.password, p.session_id, p.message, p.session_seq);
-    }
+    p.auth_code = auth_code(p.session_id, p.message, p.session_seq);
   }
   state_ = next;
   pending_ = request;
@@ -89,8 +100,14 @@ SessionEvent Lan15Session::start() {
 SessionEvent Lan15Session::on_timeout() {
   if (!pending_) return {};
   if (attempts_left_ <= 0) {
+    std::string hint;
+    // The BMC answered the challenge, so it is reachable: silence now
+    // means it could not verify our authentication code.
+    if (state_ == State::kActivate) {
+      hint = " (the BMC drops packets whose authentication code does not verify: wrong password?)";
+    }
     return fail("no reply to " + command_name(pending_->netfn, pending_->cmd) + " after " +
-                std::to_string(config_.attempts) + " attempts");
+                std::to_string(config_.attempts) + " attempts" + hint);
   }
   --attempts_left_;
   return transmit(*pending_, state_, false);
@@ -126,16 +143,16 @@ Result<IpmiResponse> Lan15Session::decode_reply(ByteSpan datagram) {
     }
     if (packet->auth_type == kAuthTypeNone) {
       if (auth_type_ != kAuthTypeNone && !replies_unauthenticated_ok_) {
-        return make_error("reply lacks the MD5 authentication code the session requires");
+        return make_error("reply lacks the authentication code the session requires");
       }
     } else if (packet->auth_type != auth_type_) {
       return make_error("reply uses authentication type " + std::to_string(packet->auth_type) +
                         ", not the session's");
-    } else if (auth_type_ == kAuthTypeMd5) {
-      const auto code = lan15_md5_auth_code(config_.password, packet->session_id, packet->message,
-                                            packet->session_seq);
+    } else {
+      const auto code = auth_code(packet->session_id, packet->message, packet->session_seq);
       if (!equal_digest(code, packet->auth_code)) {
-        return make_error("bad MD5 authentication code (forged packet or wrong password)");
+        return make_error(std::string("bad ") + (auth_type_ == kAuthTypeMd5 ? "MD5" : "password") +
+                          " authentication code (forged packet or wrong password)");
       }
     }
     if (state_ != State::kActivate) {
@@ -171,14 +188,27 @@ SessionEvent Lan15Session::on_reply(const IpmiResponse& response) {
       }
       auto caps = decode_channel_auth_capabilities(response.data);
       if (!caps) return fail(caps.error().message);
-      const bool want_md5 = config_.auth == Lan15Auth::kMd5;
-      if (want_md5 && !(caps->auth_types & kAuthSupportMd5)) {
-        return fail("the BMC does not offer MD5 authentication on IPMI 1.5; try lanplus");
+      switch (config_.auth) {
+        case Lan15Auth::kMd5:
+          auth_type_ = kAuthTypeMd5;
+          if (!(caps->auth_types & kAuthSupportMd5)) {
+            return fail("the BMC does not offer MD5 authentication on IPMI 1.5; try lanplus");
+          }
+          break;
+        case Lan15Auth::kPassword:
+          auth_type_ = kAuthTypePassword;
+          if (!(caps->auth_types & kAuthSupportPassword)) {
+            return fail("the BMC does not offer password authentication on IPMI 1.5; use md5");
+          }
+          break;
+        case Lan15Auth::kNone:
+          auth_type_ = kAuthTypeNone;
+          if (!(caps->auth_types & kAuthSupportNone)) {
+            return fail(
+                "the BMC does not allow unauthenticated IPMI 1.5 sessions; use md5 or lanplus");
+          }
+          break;
       }
-      if (!want_md5 && !(caps->auth_types & kAuthSupportNone)) {
-        return fail("the BMC does not allow unauthenticated IPMI 1.5 sessions; use MD5 or lanplus");
-      }
-      auth_type_ = want_md5 ? kAuthTypeMd5 : kAuthTypeNone;
       replies_unauthenticated_ok_ = caps->per_message_auth_disabled;
       return transmit(get_session_challenge_request(auth_type_, config_.username),
                       State::kChallenge, true);

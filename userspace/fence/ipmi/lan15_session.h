@@ -1,7 +1,7 @@
 // IPMI 1.5 LAN session ("lanplus off"): Get Channel Authentication
 // Capabilities, Get Session Challenge, Activate Session, Set Session
-// Privilege Level, requests and Close Session, with MD5 or no per-message
-// authentication. MD5 codes are MD5(password, session id, message,
+// Privilege Level, requests and Close Session, with MD5, straight password
+// or no per-message authentication. MD5 codes are MD5(password, session id, message,
 // sequence number, password), the password zero-padded to 16 bytes.
 // IPMI 1.5 has no encryption: prefer RMCP+ where the BMC offers it.
 #pragma once
@@ -50,6 +50,8 @@ class Lan15Session final : public Session {
   SessionEvent fail(std::string message);
   SessionEvent ignore(std::string reason);
   Result<IpmiResponse> decode_reply(ByteSpan datagram);
+  std::array<std::uint8_t, 16> auth_code(std::uint32_t session_id, ByteSpan message,
+                                         std::uint32_t seq) const;
   SessionEvent on_reply(const IpmiResponse& response);
 
   SessionConfig config_;

@@ -27,7 +27,7 @@ namespace tandem::ipmi {
 // IVs). The runtime passes a CSPRNG; tests pass a seeded generator.
 using RandomSource = std::function<void(std::span<std::uint8_t>)>;
 
-enum class Lan15Auth { kMd5, kNone };
+enum class Lan15Auth { kMd5, kPassword, kNone };
 
 struct SessionConfig {
   std::string username;

@@ -32,6 +32,7 @@ inline constexpr std::size_t kAesBlock = 16;
 // IPMI 1.5 authentication types (also the first byte of the session header).
 inline constexpr std::uint8_t kAuthTypeNone = 0x00;
 inline constexpr std::uint8_t kAuthTypeMd5 = 0x02;
+inline constexpr std::uint8_t kAuthTypePassword = 0x04;
 inline constexpr std::uint8_t kAuthTypeRmcpPlus = 0x06;
 
 // RMCP+ payload types.

@@ -45,6 +45,18 @@ Bytes FakeBmc::answer(const IpmiRequest& request, std::uint8_t rq_seq) {
   return encode_response(request, rq_seq, cc, data);
 }
 
+std::array<std::uint8_t, 16> FakeBmc::lan15_auth_code(std::uint32_t session_id, ByteSpan message,
+                                                      std::uint32_t seq) const {
+  std::array<std::uint8_t, 16> code{};
+  if (lan15_auth_ == kAuthTypeMd5) {
+    code = lan15_md5_auth_code(user_.password, session_id, message, seq);
+  } else if (lan15_auth_ == kAuthTypePassword) {
+    std::copy_n(user_.password.begin(), std::min<std::size_t>(user_.password.size(), 16),
+                code.begin());
+  }
+  return code;
+}
+
 std::optional<Bytes> FakeBmc::handle_lan15(ByteSpan datagram) {
   auto packet = decode_lan15(datagram);
   if (!packet) return std::nullopt;
@@ -83,9 +95,8 @@ std::optional<Bytes> FakeBmc::handle_lan15(ByteSpan datagram) {
   }
   // In session (temporary id for Activate Session): check the MD5 code.
   if (packet->auth_type != lan15_auth_) return std::nullopt;
-  if (lan15_auth_ == kAuthTypeMd5 &&
-      packet->auth_code != lan15_md5_auth_code(user_.password, packet->session_id, packet->message,
-                                               packet->session_seq)) {
+  if (packet->auth_code !=
+      lan15_auth_code(packet->session_id, packet->message, packet->session_seq)) {
     return std::nullopt;  // a real BMC drops packets it cannot authenticate
   }
   reply.auth_type = lan15_auth_;
@@ -115,10 +126,7 @@ std::optional<Bytes> FakeBmc::handle_lan15(ByteSpan datagram) {
   } else {
     return std::nullopt;
   }
-  if (lan15_auth_ == kAuthTypeMd5) {
-    reply.auth_code =
-        lan15_md5_auth_code(user_.password, reply.session_id, reply.message, reply.session_seq);
-  }
+  reply.auth_code = lan15_auth_code(reply.session_id, reply.message, reply.session_seq);
   return encode_lan15(reply);
 }
 

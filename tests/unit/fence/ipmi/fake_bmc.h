@@ -54,6 +54,8 @@ class FakeBmc {
 
  private:
   std::optional<Bytes> handle_lan15(ByteSpan datagram);
+  std::array<std::uint8_t, 16> lan15_auth_code(std::uint32_t session_id, ByteSpan message,
+                                               std::uint32_t seq) const;
   std::optional<Bytes> handle_lanplus(ByteSpan datagram);
   Bytes answer(const IpmiRequest& request, std::uint8_t rq_seq);
 

@@ -300,6 +300,15 @@ TEST(Lan15Session, Md5SessionSwitchesPower) {
   EXPECT_TRUE(bmc.session_closed);
 }
 
+TEST(Lan15Session, StraightPasswordSessionWorks) {
+  FakeBmc bmc({});
+  Lan15Session session(lan15_config(Lan15Auth::kPassword), counter_random(17));
+  auto e = drive(session, bmc, session.start());
+  ASSERT_EQ(e.kind, Kind::kEstablished) << e.error.message;
+  e = drive(session, bmc, session.request(get_chassis_status_request()));
+  EXPECT_EQ(e.kind, Kind::kResponse);
+}
+
 TEST(Lan15Session, UnauthenticatedSessionWorksWhenAskedFor) {
   FakeBmc bmc({});
   Lan15Session session(lan15_config(Lan15Auth::kNone), counter_random(10));
