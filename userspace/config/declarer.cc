@@ -533,44 +533,63 @@ class Declarer {
     }
   }
 
+  // Device names follow DRBD: /dev/drbdN (minor N, "minor N" optional but
+  // must agree), or /dev/drbd_NAME with an explicit minor, or just a minor.
   static Result<Device> parse_device(const std::vector<Argument>& args) {
-    const char* usage = "write device /dev/drbdN; or device PATH minor N; or device minor N;";
+    const std::string usage =
+        "write device /dev/drbdN; or device /dev/drbd_NAME minor N; or device minor N;";
     Device d;
-    bool have_minor = false;
     std::size_t i = 0;
     if (i < args.size() && args[i].text != "minor") {
       d.path = args[i].text;
-      if (d.path.empty() || d.path.front() != '/') {
-        return make_error("device '" + d.path + "' is not an absolute path; " + usage);
-      }
       ++i;
     }
+    std::optional<uint32_t> minor;
     if (i < args.size()) {
       if (args[i].text != "minor" || i + 2 != args.size()) {
-        return make_error(std::string("cannot read the device line; ") + usage);
+        return make_error("cannot read the device line; " + usage);
       }
       Result<uint32_t> m = parse_u32(args[i + 1].text, 0, (1u << 20) - 1, "minor");
       if (!m) return m.error();
-      d.minor = *m;
-      have_minor = true;
+      minor = *m;
     } else if (d.path.empty()) {
-      return make_error(std::string("device needs a path or a minor number; ") + usage);
+      return make_error("device needs a path or a minor number; " + usage);
     }
-    if (!have_minor) {
-      const std::string prefix = "/dev/drbd";
-      const std::string tail = d.path.substr(std::min(d.path.size(), prefix.size()));
-      if (d.path.compare(0, prefix.size(), prefix) != 0 || tail.empty()) {
-        return make_error("the minor number of device " + d.path +
-                          " cannot be derived from its name; write device " + d.path + " minor N;");
-      }
-      Result<uint32_t> m = parse_u32(tail, 0, (1u << 20) - 1, "minor of " + d.path);
-      if (!m) {
-        return make_error("the minor number of device " + d.path +
-                          " cannot be derived from its name; write device " + d.path + " minor N;");
-      }
-      d.minor = *m;
+    if (d.path.empty()) {
+      d.minor = *minor;
+      d.path = "/dev/drbd" + std::to_string(d.minor);
+      return d;
     }
-    if (d.path.empty()) d.path = "/dev/drbd" + std::to_string(d.minor);
+    const std::string numbered = "/dev/drbd";
+    const std::string named = "/dev/drbd_";
+    if (d.path.compare(0, named.size(), named) == 0) {
+      if (d.path.size() == named.size()) {
+        return make_error("device " + d.path + " needs a name after /dev/drbd_; " + usage);
+      }
+      if (!minor) {
+        return make_error("device " + d.path + " has no number in its name; write device " +
+                          d.path + " minor N;");
+      }
+      d.minor = *minor;
+      return d;
+    }
+    if (d.path.compare(0, numbered.size(), numbered) != 0) {
+      return make_error("device " + d.path + " must be named /dev/drbdN or /dev/drbd_NAME; " +
+                        usage);
+    }
+    Result<uint32_t> from_name =
+        parse_u32(d.path.substr(numbered.size()), 0, (1u << 20) - 1, "minor of " + d.path);
+    if (!from_name) {
+      return make_error("device " + d.path + " must be named /dev/drbdN or /dev/drbd_NAME; " +
+                        usage);
+    }
+    if (minor && *minor != *from_name) {
+      return make_error("device " + d.path + " has minor " + std::to_string(*from_name) +
+                        " in its name but minor " + std::to_string(*minor) +
+                        " is given; write device /dev/drbd" + std::to_string(*minor) +
+                        "; or leave one of them off");
+    }
+    d.minor = *from_name;
     return d;
   }
 
@@ -650,7 +669,10 @@ class Declarer {
       if (family_given && a.family != AddressFamily::kIpv6) {
         return make_error("address '" + text + "' is written as ipv6 but declared ipv4");
       }
-      a.family = AddressFamily::kIpv6;
+      if (!family_given) {
+        return make_error("address '" + text + "' is an ipv6 address; write 'address ipv6 " + text +
+                          ";'");
+      }
     } else if (a.family == AddressFamily::kIpv6) {
       return make_error("ipv6 address '" + text + "' must be written in brackets: [ADDR]:PORT");
     }

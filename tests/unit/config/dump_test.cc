@@ -84,7 +84,7 @@ TEST(Dump, RoundTripsEveryFeature) {
       "  options { cpu-mask 0f; on-no-data-accessible suspend-io; }\n"
       "  handlers { split-brain \"tab\\there # not a comment\"; }\n"
       "  volume 0 { device /dev/drbd0; disk /dev/sda1; meta-disk internal; }\n"
-      "  volume 7 { device /dev/data minor 7; disk \"/dev/disk/by-id/with space\"; "
+      "  volume 7 { device /dev/drbd_data minor 7; disk \"/dev/disk/by-id/with space\"; "
       "meta-disk /dev/md [2]; disk { al-extents 99; disk-barrier yes; } }\n"
       "  on alpha alpha2 { address 10.0.0.1:7789; node-id 3; }\n"
       "  on beta { address ipv6 [fd00::2]:7789; node-id 4; volume 7 { disk /dev/other; } }\n"

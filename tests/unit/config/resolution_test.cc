@@ -173,12 +173,12 @@ TEST(Resolution, FlagsAcceptYesNoAndBare) {
 TEST(Resolution, DeviceMetaDiskAndAddressForms) {
   const ResolvedResource r = resolve_ok(
       "resource r0 {\n"
-      "  on alpha { device /dev/mirror minor 7; disk /dev/sda1; meta-disk /dev/sdm [3];\n"
+      "  on alpha { device /dev/drbd_mirror minor 7; disk /dev/sda1; meta-disk /dev/sdm [3];\n"
       "             address ipv6 [FD00:0::1]:7789; node-id 0; }\n"
       "  on beta { device minor 9; disk /dev/sda1; flexible-meta-disk /dev/sdm;\n"
       "            address 10.0.0.2:7789; node-id 1; }\n"
       "}\n");
-  EXPECT_EQ(r.volumes()[0].device.path, "/dev/mirror");
+  EXPECT_EQ(r.volumes()[0].device.path, "/dev/drbd_mirror");
   EXPECT_EQ(r.volumes()[0].device.minor, 7u);
   EXPECT_FALSE(r.volumes()[0].meta_disk.internal);
   EXPECT_EQ(r.volumes()[0].meta_disk.path, "/dev/sdm");

@@ -286,10 +286,14 @@ TEST(Validation, MixingImplicitAndExplicitVolumes) {
 }
 
 TEST(Validation, DeviceForms) {
-  EXPECT_THAT(load_error(resource_with("  device /dev/mirror;")),
-              HasSubstr("cannot be derived from its name; write device /dev/mirror minor N;"));
+  EXPECT_THAT(load_error(resource_with("  device /dev/mirror minor 1;")),
+              HasSubstr("must be named /dev/drbdN or /dev/drbd_NAME"));
+  EXPECT_THAT(load_error(resource_with("  device /dev/drbd_mirror;")),
+              HasSubstr("write device /dev/drbd_mirror minor N;"));
+  EXPECT_THAT(load_error(resource_with("  device /dev/drbd5 minor 7;")),
+              HasSubstr("has minor 5 in its name but minor 7 is given"));
   EXPECT_THAT(load_error(resource_with("  device minor 2000000;")), HasSubstr("out of range"));
-  EXPECT_THAT(load_error(resource_with("  device drbd0;")), HasSubstr("not an absolute path"));
+  EXPECT_THAT(load_error(resource_with("  device drbd0;")), HasSubstr("must be named"));
 }
 
 TEST(Validation, DuplicateMinorOnOneHost) {
@@ -339,6 +343,9 @@ TEST(Validation, AddressForms) {
   EXPECT_THAT(load_error(with_address("mail01:7789")), HasSubstr("not a numeric ipv4 address"));
   EXPECT_THAT(load_error(with_address("ipv6 fd00::1:7789")), HasSubstr("in brackets"));
   EXPECT_THAT(load_error(with_address("sdp 10.0.0.1:7789")), HasSubstr("not supported"));
+  EXPECT_THAT(load_error(with_address("[fd00::1]:7789")), HasSubstr("write 'address ipv6"));
+  EXPECT_THAT(load_error(with_address("ipv4 [fd00::1]:7789")), HasSubstr("declared ipv4"));
+  EXPECT_THAT(load_error(with_address("10.0.0.300:7789")), HasSubstr("not a numeric ipv4"));
   EXPECT_TRUE(load_string(with_address("ipv6 [fd00::1]:7789"), "t").ok());
   EXPECT_TRUE(load_string(with_address("ipv4 10.0.0.1:7789"), "t").ok());
 }
