@@ -33,10 +33,8 @@ inline constexpr uint32_t kRepAck = 1;
 inline constexpr uint32_t kRepServer = 2;
 inline constexpr uint32_t kRepInfo = 3;
 inline constexpr uint32_t kRepErrUnsup = 0x80000001u;
-inline constexpr uint32_t kRepErrPolicy = 0x80000002u;
 inline constexpr uint32_t kRepErrInvalid = 0x80000003u;
 inline constexpr uint32_t kRepErrUnknown = 0x80000006u;
-inline constexpr uint32_t kRepErrTooBig = 0x80000009u;
 
 // Information types in NBD_REP_INFO.
 inline constexpr uint16_t kInfoExport = 0;
@@ -89,7 +87,6 @@ inline constexpr uint32_t kMaxStringBytes = 4096;  // export names, per the prot
 inline constexpr uint32_t kMaxOptionBytes = 8192;  // option data: a name plus a few fields
 inline constexpr uint32_t kMaxOptionsPerHandshake = 256;
 inline constexpr uint32_t kMaxPayloadBytes = 32u << 20;  // read/write length (32 MiB)
-inline constexpr uint32_t kMaxInfoRequests = 64;
 
 // Maps a local errno to an error value allowed on the wire.
 uint32_t to_wire_error(int err);

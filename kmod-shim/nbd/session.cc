@@ -38,8 +38,12 @@ void NbdSession::peer_closed() {
   if (phase_ == Phase::kClosed) return;
   if (phase_ == Phase::kHandshake) {
     close("client closed the connection during the handshake", false);
-  } else if (buffered() > 0 || input_ == Input::kWritePayload) {
-    close("client closed the connection in the middle of a request", false);
+  } else if (input_ == Input::kWritePayload) {
+    close("client closed the connection in the middle of a write payload", false);
+  } else if (buffered() >= kRequestHeaderBytes) {
+    close("client closed the connection with requests not yet processed", false);
+  } else if (buffered() > 0) {
+    close("client closed the connection in the middle of a request header", false);
   } else {
     close("client closed the connection", false);
   }

@@ -344,7 +344,7 @@ TEST_F(NbdTransmission, PeerClosingInsideAWritePayloadSaysSo) {
   s().receive(concat({request(0, kCmdWrite, 1, 0, 100), pattern(10, 0)}));
   s().peer_closed();
   EXPECT_TRUE(s().closed());
-  EXPECT_NE(s().close_reason().find("middle of a request"), std::string::npos);
+  EXPECT_NE(s().close_reason().find("middle of a write payload"), std::string::npos);
 }
 
 }  // namespace
