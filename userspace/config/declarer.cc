@@ -381,7 +381,9 @@ class Declarer {
       }
       for (const Argument& a : s.args) {
         if (!valid_name(a.text)) {
-          error(s.where, "'" + a.text + "' is not a valid host name");
+          error(s.where, "'" + a.text +
+                             "' is not a valid host name; use the name 'uname -n' "
+                             "prints (letters, digits, '-', '.', '_')");
           return;
         }
         h.names.push_back(a.text);

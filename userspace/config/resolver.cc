@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <type_traits>
 
 namespace tandem::config {
 
@@ -88,7 +89,6 @@ class Resolver {
     out.options = e.values.options;
     out.handlers = e.handlers;
 
-    const std::string ctx = "resource " + r.name;
     for (const HostDecl& h : r.hosts) {
       out.hosts.push_back(host(r, h, e));
     }
@@ -124,23 +124,25 @@ class Resolver {
       const std::string vctx = ctx + ", volume " + std::to_string(n);
       ResolvedVolume v;
       v.number = n;
+      // A field written in the host's volume wins over the resource's.
       auto pick = [&](auto member) {
-        if (hv != nullptr && (hv->*member)) return hv->*member;
-        if (rv != nullptr) return rv->*member;
-        return decltype(hv->*member){};
+        using Field = std::remove_cvref_t<decltype(hv->*member)>;
+        if (hv != nullptr && (hv->*member)) return Field(hv->*member);
+        if (rv != nullptr) return Field(rv->*member);
+        return Field{};
       };
       const std::optional<Device> device = pick(&VolumeDecl::device);
       const std::optional<std::string> disk = pick(&VolumeDecl::disk);
       const std::optional<MetaDisk> meta = pick(&VolumeDecl::meta_disk);
-      const bool declared =
-          (hv != nullptr && !hv->set_at.empty()) || (rv != nullptr && !rv->set_at.empty());
-      if (!device)
+      if (!device) {
         error(at, vctx + " has no device; add e.g. 'device /dev/drbd" + std::to_string(n) + ";'");
-      if (!disk)
+      }
+      if (!disk) {
         error(at, vctx + " has no disk; add the backing device, e.g. 'disk /dev/vg01/lv;'");
-      if (!meta)
+      }
+      if (!meta) {
         error(at, vctx + " has no meta-disk; add 'meta-disk internal;' or an external device");
-      (void)declared;
+      }
       if (device) v.device = *device;
       if (disk) v.disk = *disk;
       if (meta) v.meta_disk = *meta;
