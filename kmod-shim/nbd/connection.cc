@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "common/log.h"
+#include "nbd/log_lock.h"
 
 namespace tandem::nbd {
 

@@ -14,7 +14,7 @@
 #include <cstring>
 #include <utility>
 
-#include "common/log.h"
+#include "nbd/log_lock.h"
 
 namespace tandem::nbd {
 
@@ -200,15 +200,15 @@ int FileVolume::write_zero_bytes(uint64_t offset, uint64_t length) {
 int FileVolume::sync() {
   if (::fdatasync(fd_) != 0) {
     const int err = errno;
-    TLOG(LOG_ERR, "nbd: fdatasync of %s failed: %s", path_.c_str(), std::strerror(err));
+    NBD_LOG(LOG_ERR, "nbd: fdatasync of %s failed: %s", path_.c_str(), std::strerror(err));
     return err;
   }
   return 0;
 }
 
 int FileVolume::fail(const BlockRequest& r, const char* what, int err) {
-  TLOG(LOG_ERR, "nbd: %s of %" PRIu32 " bytes at offset %" PRIu64 " on %s failed: %s", what,
-       r.length, r.offset, path_.c_str(), std::strerror(err));
+  NBD_LOG(LOG_ERR, "nbd: %s of %" PRIu32 " bytes at offset %" PRIu64 " on %s failed: %s", what,
+          r.length, r.offset, path_.c_str(), std::strerror(err));
   return err;
 }
 

@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "common/log.h"
+#include "nbd/log_lock.h"
 
 namespace tandem::nbd {
 
@@ -76,7 +76,7 @@ void NbdServer::stop() {
 }
 
 void NbdServer::run() {
-  for (const Listener& l : listeners_) TLOG(LOG_INFO, "nbd: listening on %s", l.label.c_str());
+  for (const Listener& l : listeners_) NBD_LOG(LOG_INFO, "nbd: listening on %s", l.label.c_str());
   std::vector<pollfd> fds(listeners_.size() + 1);
   for (;;) {
     fds[0] = pollfd{stop_fd_, POLLIN, 0};
@@ -86,7 +86,7 @@ void NbdServer::run() {
     // The timeout only paces the reaping of finished connection threads.
     const int rc = ::poll(fds.data(), fds.size(), 1000);
     if (rc < 0 && errno != EINTR) {
-      TLOG(LOG_ERR, "nbd: poll on listening sockets failed: %s", std::strerror(errno));
+      NBD_LOG(LOG_ERR, "nbd: poll on listening sockets failed: %s", std::strerror(errno));
       break;
     }
     if (fds[0].revents & POLLIN) break;
@@ -95,7 +95,7 @@ void NbdServer::run() {
     }
     reap_finished();
   }
-  TLOG(LOG_INFO, "nbd: server stopping; closing %zu connection(s)", workers_.size());
+  NBD_LOG(LOG_INFO, "nbd: server stopping; closing %zu connection(s)", workers_.size());
   stop_all_connections();
 }
 
@@ -105,8 +105,8 @@ void NbdServer::accept_from(const Listener& listener) {
   const int fd = ::accept4(listener.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
   if (fd < 0) {
     if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-      TLOG(LOG_WARNING, "nbd: accept on %s failed: %s", listener.label.c_str(),
-           std::strerror(errno));
+      NBD_LOG(LOG_WARNING, "nbd: accept on %s failed: %s", listener.label.c_str(),
+              std::strerror(errno));
     }
     return;
   }
@@ -120,7 +120,7 @@ void NbdServer::accept_from(const Listener& listener) {
   } else {
     peer = listener.label + "#" + std::to_string(accepted_);
   }
-  TLOG(LOG_INFO, "nbd: connection from %s", peer.c_str());
+  NBD_LOG(LOG_INFO, "nbd: connection from %s", peer.c_str());
   auto connection = std::make_shared<NbdConnection>(fd, peer, exports_, infos_, limits_);
   auto finished = std::make_shared<std::atomic<bool>>(false);
   Worker w{connection, finished, {}};
