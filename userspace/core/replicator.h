@@ -73,6 +73,12 @@ class Replicator {
   Status status() const;
   const RangeSet& out_of_sync() const { return out_of_sync_; }
   const ReplicatorConfig& config() const { return config_; }
+  // Event counters for status output and tests.
+  struct Counters {
+    uint64_t write_conflicts = 0;  // dual-primary: peer writes that overlapped pending writes
+    uint64_t resync_redos = 0;     // resync chunks sent again after an overlapping peer write
+  };
+  const Counters& counters() const { return counters_; }
   // No request, I/O, received frame or resync chunk in flight.
   bool idle() const;
 
@@ -302,6 +308,7 @@ class Replicator {
   std::vector<std::vector<std::byte>> retired_buffers_;
 
   Status last_status_;
+  Counters counters_;
 };
 
 }  // namespace tandem::core

@@ -75,6 +75,7 @@ void Replicator::on_peer_write(net::Frame&& frame) {
       }
     });
   }
+  if (!pending.empty()) ++counters_.write_conflicts;
   if (!pending.empty() && winner_on_conflict() && !config_.test_break_conflict_rule) {
     RangeSet keep;
     keep.insert(item.offset, item.length);
@@ -89,6 +90,7 @@ void Replicator::on_peer_write(net::Frame&& frame) {
   chunks_.for_each([&](uint64_t, ResyncChunk& c) {
     if (c.stage != ChunkStage::kBlocked && !c.abandoned &&
         overlaps(c.offset, c.length, item.offset, item.length)) {
+      if (!c.redo) ++counters_.resync_redos;
       c.redo = true;
     }
   });
