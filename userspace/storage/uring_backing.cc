@@ -37,7 +37,13 @@ Result<std::unique_ptr<UringBacking>> UringBacking::open(const std::string& path
   std::unique_ptr<UringBacking> dev(new UringBacking());
   dev->path_ = path;
   dev->depth_ = options.queue_depth == 0 ? 1 : options.queue_depth;
-  const int access = options.read_only ? O_RDONLY : O_RDWR;
+  int access = options.read_only ? O_RDONLY : O_RDWR;
+  if (options.exclusive) {
+    struct stat pre {};
+    if (::stat(path.c_str(), &pre) == 0 && S_ISBLK(pre.st_mode)) {
+      access |= O_EXCL;
+    }
+  }
 
   if (options.direct != DirectIo::kOff) {
     dev->fd_ = ::open(path.c_str(), access | O_CLOEXEC | O_DIRECT);
@@ -59,7 +65,9 @@ Result<std::unique_ptr<UringBacking>> UringBacking::open(const std::string& path
     dev->fd_ = ::open(path.c_str(), access | O_CLOEXEC);
     if (dev->fd_ < 0) {
       const int err = errno;
-      return make_error("cannot open " + path + ": " + errno_text(err), err);
+      return make_error("cannot open " + path + ": " + errno_text(err) +
+                            (err == EBUSY ? " (mounted or in use by another program)" : ""),
+                        err);
     }
   }
 

@@ -27,6 +27,9 @@ struct UringOptions {
   uint32_t queue_depth = 64;
   DirectIo direct = DirectIo::kPrefer;
   bool read_only = false;
+  // Block devices only: O_EXCL, so that a device that is mounted or held by
+  // another exclusive user is refused (EBUSY).
+  bool exclusive = false;
   // Memory the caller owns and keeps alive; registered with the ring so that
   // requests naming it (IoRequest::buffer_index) skip per-I/O page pinning.
   std::vector<std::span<std::byte>> buffers{};
