@@ -47,8 +47,10 @@ AgentInfo manual_agent_info() {
 
 Result<void> ManualAgent::configure(const AgentOptions& options) {
   node_ = options.get_or("plug", "");
-  if (auto r = check_node_name(node_); !r) {
-    return make_error("--plug: " + r.error().message);
+  // monitor runs without a plug (Pacemaker checks the device that way);
+  // every action that needs the node has it checked by run_agent first.
+  if (!node_.empty()) {
+    if (auto r = check_node_name(node_); !r) return make_error("--plug: " + r.error().message);
   }
   run_dir_given_ = options.has("run_dir");
   run_dir_ = options.get_or("run_dir", default_manual_run_dir());
@@ -69,6 +71,7 @@ Result<void> ManualAgent::set_power(PowerState target) {
                  node_.c_str());
     return {};
   }
+  if (auto r = check_node_name(node_); !r) return make_error("--plug: " + r.error().message);
   ManualFenceDir dir(run_dir_);
   char host[256] = {};
   gethostname(host, sizeof host - 1);

@@ -117,6 +117,30 @@ else
   done
 fi
 
+if [[ -n "$ipmi" ]]; then
+  echo "=== a password on the command line is hidden from ps and from messages"
+  # Port 9 on loopback has no BMC: the agent retries for a while, which
+  # gives time to look at its command line.
+  "$ipmi" --ip 127.0.0.1 --ipport 9 --username admin --password Sekr1tPw0rd --lanplus -o status \
+    >"$work/ipmi.out" 2>&1 &
+  ipid=$!
+  bg_pids+=("$ipid")
+  sleep 0.5
+  if [[ -r /proc/$ipid/cmdline ]]; then
+    tr '\0' ' ' </proc/$ipid/cmdline >"$work/cmdline"
+    if grep -q Sekr1tPw0rd "$work/cmdline"; then
+      fail "password visible in /proc/PID/cmdline: $(cat "$work/cmdline")"
+    else
+      pass "password scrubbed from the process title"
+    fi
+  else
+    fail "fence_tandem_ipmilan ended before its command line could be checked"
+  fi
+  wait "$ipid"
+  expect_rc 1 $? "fence_tandem_ipmilan against a port without a BMC"
+  if grep -q Sekr1tPw0rd "$work/ipmi.out"; then fail "password in agent output"; else pass "no password in agent output"; fi
+fi
+
 echo "=== fence_tandem_manual waits for tandemadm fence-ack"
 printf '# from the cluster\nnodename=mail02\naction=off\nack_timeout=30\nunknown_key=1\n' |
   "$manual" >"$work/manual.out" 2>"$work/manual.err" &
@@ -160,8 +184,12 @@ expect_grep "NOT fenced" "$work/manual.out" "timeout message"
 expect_rc 1 $? "late fence-ack after the agent gave up"
 
 echo "=== fence_tandem_manual status/monitor/validate-all"
-"$manual" -n mail02 -o monitor --run-dir "$work/run"
-expect_rc 0 $? "monitor"
+"$manual" -o monitor --run-dir "$work/run"
+expect_rc 0 $? "monitor without a plug (as Pacemaker runs it)"
+"$manual" -n mail02 -o validate-all --run-dir "$work/run" >/dev/null
+expect_rc 0 $? "validate-all"
+"$manual" -n ../x -o validate-all --run-dir "$work/run" >"$work/manual.out" 2>&1
+expect_rc 1 $? "validate-all with a node name that is not a file name"
 "$manual" -o off --run-dir "$work/run" >"$work/manual.out" 2>&1
 expect_rc 1 $? "off without a node"
 expect_grep "plug" "$work/manual.out" "missing plug named"
