@@ -217,6 +217,7 @@ rc=$?
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 expect_eq "unreachable BMC: exit code" "$rc" "1"
 expect_contains "unreachable BMC message" "$out" "no reply"
+expect_contains "unreachable BMC message" "$out" "port unreachable"
 if ((elapsed_ms >= 1300 && elapsed_ms < 10000)); then
   pass "unreachable BMC gave up after ${elapsed_ms} ms (3 attempts x 0.5 s)"
 else

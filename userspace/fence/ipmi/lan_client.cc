@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <stdexcept>
 
 #include "common/log.h"
 #include "fence/ipmi/session_packet.h"
@@ -22,6 +23,21 @@ using Clock = std::chrono::steady_clock;
 
 std::string sys_error(int err) {
   return std::strerror(err);
+}
+
+// Errors a UDP socket reports when an ICMP message answered an earlier
+// datagram; they say something about the path, not about this socket.
+bool is_icmp_error(int err) {
+  return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH || err == EHOSTDOWN;
+}
+
+std::string icmp_hint(int err) {
+  if (err == 0) return "";
+  if (err == ECONNREFUSED) {
+    return " (the host reported the UDP port unreachable: no BMC listens there; check --ip and "
+           "--ipport)";
+  }
+  return " (ICMP: " + sys_error(err) + "; check --ip and the management network)";
 }
 
 }  // namespace
@@ -96,7 +112,14 @@ Result<SessionEvent> LanClient::run(SessionEvent event) {
       TLOG(LOG_DEBUG, "BMC %s: ignored a datagram: %s", peer_.c_str(), event.rejected.c_str());
     }
     if (!event.send.empty()) {
-      if (::send(fd_, event.send.data(), event.send.size(), 0) < 0 && errno != ECONNREFUSED) {
+      ssize_t sent = ::send(fd_, event.send.data(), event.send.size(), 0);
+      // A pending ICMP error from an earlier datagram fails this send once
+      // and is then cleared; the datagram itself was not sent.
+      if (sent < 0 && is_icmp_error(errno)) {
+        icmp_errno_ = errno;
+        sent = ::send(fd_, event.send.data(), event.send.size(), 0);
+      }
+      if (sent < 0 && !is_icmp_error(errno)) {
         const int err = errno;
         return make_error("BMC " + peer_ + ": send failed: " + sys_error(err), err);
       }
@@ -104,7 +127,7 @@ Result<SessionEvent> LanClient::run(SessionEvent event) {
     }
     switch (event.kind) {
       case SessionEvent::Kind::kFailed:
-        return make_error("BMC " + peer_ + ": " + event.error.message);
+        return make_error("BMC " + peer_ + ": " + event.error.message + icmp_hint(icmp_errno_));
       case SessionEvent::Kind::kNone:
         break;
       default:
@@ -132,14 +155,15 @@ Result<SessionEvent> LanClient::run(SessionEvent event) {
     }
     const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
     if (n < 0) {
-      // ECONNREFUSED: an ICMP port unreachable from an earlier send. The
-      // BMC may still be starting; keep waiting until the timer fires.
-      if (errno != ECONNREFUSED && errno != EINTR && errno != EAGAIN) {
+      // An ICMP error about an earlier send: the BMC may still be starting
+      // or a route coming back; keep waiting until the timer fires.
+      if (!is_icmp_error(errno) && errno != EINTR && errno != EAGAIN) {
         const int err = errno;
         return make_error("BMC " + peer_ + ": receive failed: " + sys_error(err), err);
       }
-      if (errno == ECONNREFUSED) {
-        TLOG(LOG_DEBUG, "BMC %s: port unreachable", peer_.c_str());
+      if (is_icmp_error(errno)) {
+        icmp_errno_ = errno;
+        TLOG(LOG_DEBUG, "BMC %s: %s", peer_.c_str(), sys_error(errno).c_str());
         // Do not spin on a pending error: wait out this attempt's timer.
         const auto rest =
             std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();

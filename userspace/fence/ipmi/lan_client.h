@@ -49,6 +49,7 @@ class LanClient {
   std::string peer_;  // "host:port" for messages
   LanClientOptions options_;
   std::unique_ptr<Session> session_;
+  int icmp_errno_ = 0;  // the last ICMP error reported for our datagrams
 };
 
 // A CSPRNG-backed RandomSource.
