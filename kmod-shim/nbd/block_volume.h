@@ -32,7 +32,7 @@ struct BlockRequest {
 struct BlockLimits {
   uint32_t minimum = 1;          // alignment of offsets and lengths; power of two
   uint32_t preferred = 4096;     // power of two, >= max(minimum, 512)
-  uint32_t maximum = 32u << 20;  // largest read/write/write-zeroes; multiple of minimum
+  uint32_t maximum = 32u << 20;  // largest read or write; a multiple of minimum
 };
 
 class BlockVolume {

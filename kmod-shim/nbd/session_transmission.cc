@@ -66,9 +66,13 @@ uint32_t NbdSession::check_request(const RequestHeader& h, BlockOp op) const {
   if (h.offset > e.size || h.length > e.size - h.offset) {
     return op == BlockOp::kWrite || op == BlockOp::kWriteZeroes ? kErrNoSpc : kErrInval;
   }
-  // Trim has no payload and no maximum; everything else is bounded by the
-  // advertised maximum block size.
-  if (op != BlockOp::kTrim && h.length > e.limits.maximum) return kErrInval;
+  // Reads and writes hold their data in memory: they are bounded by the
+  // advertised maximum block size. Trim and write-zeroes carry no data, and
+  // real clients (nbdcopy zeroing a sparse extent) send them far larger than
+  // the maximum, so they are bounded only by the export size.
+  if ((op == BlockOp::kRead || op == BlockOp::kWrite) && h.length > e.limits.maximum) {
+    return kErrInval;
+  }
   const uint32_t min = e.limits.minimum;
   if (min > 1 && (h.offset % min != 0 || h.length % min != 0)) return kErrInval;
   return 0;

@@ -53,7 +53,9 @@ void check(const BlockRequest& r, const ExportInfo& e) {
     return;
   }
   if (r.length == 0 || r.offset > e.size || r.length > e.size - r.offset) std::abort();
-  if (r.op != BlockOp::kTrim && r.length > e.limits.maximum) std::abort();
+  if ((r.op == BlockOp::kRead || r.op == BlockOp::kWrite) && r.length > e.limits.maximum) {
+    std::abort();
+  }
   if (r.offset % e.limits.minimum != 0 || r.length % e.limits.minimum != 0) std::abort();
   if (r.op == BlockOp::kWrite ? r.data.size() != r.length : !r.data.empty()) std::abort();
   if (r.no_hole && r.op != BlockOp::kWriteZeroes) std::abort();

@@ -3,7 +3,8 @@
 # nbdcopy (libnbd) and qemu-img/qemu-io (qemu). Starts tandem-nbd-serve on a
 # temporary file over a unix socket and over TCP, copies 64 MiB of random
 # data in and out, exercises write/FUA/flush/zeroes/discard/read with
-# patterns, and checks that a read-only export refuses writes.
+# patterns, copies sparse images (whose holes become large write-zeroes),
+# and checks that a read-only export refuses writes.
 #
 #   nbd_interop.sh PATH/TO/tandem-nbd-serve
 #
@@ -110,6 +111,18 @@ cmp -s <(head -c 131072 /dev/zero) <(dd if="$disk" bs=1M skip=3 count=1 2>/dev/n
 # Untouched data around the writes survived.
 cmp -s <(dd if="$work/random.bin" bs=1M skip=5 2>/dev/null) <(dd if="$disk" bs=1M skip=5 2>/dev/null) ||
   fail "data past 5 MiB changed"
+
+step "sparse images: nbdcopy and qemu-img convert zero the holes (large write-zeroes)"
+sparse="$work/sparse.img"
+truncate -s "$size" "$sparse"
+printf 'tandem' | dd of="$sparse" bs=1 seek=$((10 * 1024 * 1024)) conv=notrunc 2>/dev/null
+sparse_sum="$(sha256sum <"$sparse" | cut -d' ' -f1)"
+nbdcopy "$sparse" "$uri" || fail "nbdcopy of a sparse image failed"
+[[ "$(sha256sum <"$disk" | cut -d' ' -f1)" == "$sparse_sum" ]] || fail "nbdcopy left data in the holes"
+nbdcopy "$work/random.bin" "$uri" || fail "nbdcopy of random data (second time) failed"
+qemu-img convert -n -f raw -O raw "$sparse" "$uri" || fail "qemu-img convert of a sparse image failed"
+qemu-img compare -f raw -F raw "$sparse" "$uri" || fail "qemu-img convert left data in the holes"
+[[ "$(sha256sum <"$disk" | cut -d' ' -f1)" == "$sparse_sum" ]] || fail "backing file differs after convert"
 
 step "read-only export: clients see it read-only and writes are refused"
 ro_sock="$work/ro.sock"
