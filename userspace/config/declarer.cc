@@ -344,7 +344,29 @@ class Declarer {
         unknown(c, ctx, kResourceKeywords);
       }
     }
+    check_volume_forms(r);
     out_.resources.push_back(std::move(r));
+  }
+
+  // Volume 0 is either implicit everywhere in a resource (device/disk/
+  // meta-disk written directly) or declared with volume sections everywhere;
+  // drbdadm refuses a mix, and a mix is ambiguous to read.
+  void check_volume_forms(const ResourceDecl& r) {
+    std::optional<SourceLocation> implicit_at = r.volumes.implicit_at;
+    std::optional<SourceLocation> explicit_at = r.volumes.explicit_at;
+    for (const HostDecl& h : r.hosts) {
+      if (!implicit_at) implicit_at = h.volumes.implicit_at;
+      if (!explicit_at) explicit_at = h.volumes.explicit_at;
+    }
+    if (implicit_at && explicit_at) {
+      const SourceLocation& later =
+          implicit_at->line > explicit_at->line ? *implicit_at : *explicit_at;
+      error(later, "resource " + r.name + " mixes volume sections (first at " +
+                       explicit_at->to_string() +
+                       ") with device/disk/meta-disk written directly (first at " +
+                       implicit_at->to_string() +
+                       "); use volume N { } sections everywhere or nowhere in the resource");
+    }
   }
 
   static bool is_volume_field(const Statement& s) {
@@ -414,7 +436,8 @@ class Declarer {
       } else if (c.keyword == "node-id" && !c.has_block) {
         if (h.node_id) {
           error(c.where, "node-id is set twice for " + ctx + "; keep one");
-        } else if (!expect_args(c, 1, "node-id N;")) {
+        } else if (!expect_args(c, 1, "node-id N;") || c.args[0].quoted) {
+          if (c.args.size() == 1) error(c.where, "node-id takes a plain number: node-id N;");
         } else if (Result<uint32_t> n = parse_u32(c.args[0].text, 0, 31, "node-id"); !n) {
           error(c.where, n.error().message);
         } else {
@@ -433,8 +456,8 @@ class Declarer {
 
   void volume_section(const Statement& s, VolumeSet& set, const std::string& ctx) {
     if (!expect_block(s, "volume N { device ...; disk ...; meta-disk ...; }")) return;
-    if (s.args.size() != 1) {
-      error(s.where, "volume needs its number: volume N { ... }");
+    if (s.args.size() != 1 || s.args[0].quoted) {
+      error(s.where, "volume needs its number, unquoted: volume N { ... }");
       return;
     }
     Result<uint32_t> n = parse_u32(s.args[0].text, 0, 65535, "volume number");
@@ -542,14 +565,17 @@ class Declarer {
         "write device /dev/drbdN; or device /dev/drbd_NAME minor N; or device minor N;";
     Device d;
     std::size_t i = 0;
-    if (i < args.size() && args[i].text != "minor") {
+    if (i < args.size() && (args[i].text != "minor" || args[i].quoted)) {
       d.path = args[i].text;
       ++i;
     }
     std::optional<uint32_t> minor;
     if (i < args.size()) {
-      if (args[i].text != "minor" || i + 2 != args.size()) {
-        return make_error("cannot read the device line; " + usage);
+      if (args[i].text != "minor" || args[i].quoted || i + 2 != args.size() || args[i + 1].quoted) {
+        return make_error(
+            "cannot read the device line (the word minor and its number are not "
+            "quoted); " +
+            usage);
       }
       Result<uint32_t> m = parse_u32(args[i + 1].text, 0, (1u << 20) - 1, "minor");
       if (!m) return m.error();
@@ -607,7 +633,7 @@ class Declarer {
         index_text = path.substr(b);
         path.resize(b);
       }
-    } else if (args.size() == 2 && !flexible) {
+    } else if (args.size() == 2 && !flexible && !args[1].quoted) {
       path = args[0].text;
       index_text = args[1].text;
     } else {
@@ -639,6 +665,11 @@ class Declarer {
     Address a;
     std::string text;
     bool family_given = false;
+    for (const Argument& arg : args) {
+      if (arg.quoted) {
+        return make_error("write the address without quotes; " + std::string(usage));
+      }
+    }
     if (args.size() == 2) {
       if (args[0].text == "ipv4") {
         a.family = AddressFamily::kIpv4;

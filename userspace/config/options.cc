@@ -334,11 +334,11 @@ Result<std::string> check_text(const OptionSpec& spec, const std::string& value)
       return value;
     case TextRule::kCpuMask:
       if (value.empty() || value.size() > 64) {
-        return make_error("cpu-mask must be a hexadecimal mask of at most 64 digits");
+        return make_error("cpu-mask must be a hexadecimal mask of at most 64 digits (e.g. ff)");
       }
       for (char c : value) {
         const bool hex = is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-        if (!hex && c != ',') {
+        if (!hex) {
           return make_error("cpu-mask '" + value + "' is not a hexadecimal mask (e.g. ff)");
         }
       }
@@ -467,7 +467,12 @@ Result<ParsedValue> parse_option_value(const OptionSpec& spec, const std::vector
         out.flag = true;
         return out;
       }
-      if (args.size() == 1 && (args[0].text == "yes" || args[0].text == "no")) {
+      // Global switches are on by being present (DRBD has no "yes" there),
+      // and yes/no are words, never quoted strings.
+      if (spec.section == SectionKind::kGlobal) {
+        return make_error(kw + " takes no value: write '" + kw + ";' to turn it on");
+      }
+      if (args.size() == 1 && !args[0].quoted && (args[0].text == "yes" || args[0].text == "no")) {
         out.flag = args[0].text == "yes";
         return out;
       }

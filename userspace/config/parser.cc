@@ -39,8 +39,9 @@ class Parser {
       const Token& t = peek();
       if (t.kind == TokenKind::kEnd || t.kind == TokenKind::kCloseBrace) break;
       if (t.kind == TokenKind::kSemicolon) {
-        next();  // an empty statement is harmless
-        continue;
+        // drbdadm rejects a lone ';' too; it usually marks a deleted line.
+        error(t.line, "';' without a statement; remove it");
+        break;
       }
       if (t.kind != TokenKind::kWord) {
         error(t.line, t.kind == TokenKind::kString

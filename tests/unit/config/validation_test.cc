@@ -372,6 +372,42 @@ TEST(Validation, ReportsSeveralErrorsAtOnce) {
   EXPECT_THAT(e, HasSubstr("timeout 0 is out of range"));
 }
 
+TEST(Validation, WordsThatMustNotBeQuoted) {
+  EXPECT_THAT(load_error(resource_with("  net { allow-two-primaries \"yes\"; }")),
+              HasSubstr("takes no value, 'yes' or 'no'"));
+  EXPECT_THAT(load_error("global { disable-ip-verification yes; }\n" + resource_with("")),
+              HasSubstr("takes no value: write 'disable-ip-verification;'"));
+  EXPECT_THAT(load_error("resource r0 { on a { address \"10.0.0.1:7789\"; } }"),
+              HasSubstr("without quotes"));
+  EXPECT_THAT(load_error("resource r0 { on a { device /dev/drbd0 \"minor\" 0; } }"),
+              HasSubstr("cannot read the device line"));
+  EXPECT_THAT(load_error("resource r0 { on a { volume \"0\" { } } }"), HasSubstr("unquoted"));
+  // Paths and enum values may be quoted, as in DRBD.
+  EXPECT_TRUE(load_string(resource_with("  disk { on-io-error \"detach\"; }"), "t").ok());
+}
+
+TEST(Validation, StraySemicolon) {
+  EXPECT_THAT(load_error(resource_with("  ;")), HasSubstr("t.conf:2: ';' without a statement"));
+}
+
+TEST(Validation, VolumeFormsNotMixedWithinResource) {
+  const std::string e = load_error(
+      "resource r0 {\n"
+      "  on alpha { device /dev/drbd0; disk /dev/sda1; meta-disk internal; address 10.0.0.1:7789; "
+      "}\n"
+      "  on beta { volume 0 { device /dev/drbd0; disk /dev/sda1; meta-disk internal; }\n"
+      "            address 10.0.0.2:7789; }\n"
+      "}\n");
+  EXPECT_THAT(e, HasSubstr("t.conf:3: resource r0 mixes volume sections (first at t.conf:3)"));
+}
+
+TEST(Validation, CpuMaskIsHex) {
+  EXPECT_THAT(load_error(resource_with("  options { cpu-mask ff,ff; }")),
+              HasSubstr("not a hexadecimal mask"));
+  EXPECT_THAT(load_error(resource_with("  options { cpu-mask xyz; }")),
+              HasSubstr("not a hexadecimal mask"));
+}
+
 // The administrator's scenario file from the project notes: incomplete on
 // purpose (no addresses, become-primary-on both without allow-two-primaries).
 TEST(Validation, ScenarioFileIsRejectedPrecisely) {
