@@ -13,6 +13,7 @@
 #include "storage/activity_log.h"
 #include "storage/memory_device.h"
 #include "storage/metadata_store.h"
+#include "storage/volume_metadata.h"
 
 namespace tandem::storage {
 namespace {
@@ -93,10 +94,10 @@ TEST(PowerCut, SuperblockUpdatesAreAtomic) {
   EXPECT_EQ(runs, static_cast<int>(writes * std::size(kTornVariants)));
 }
 
-// The data path while the peer is away: every write is admitted by the
-// activity log (transactions written as needed, evicted extents' bitmap
-// pages written back first) and marks its blocks out of sync in memory;
-// finally a clean shutdown. After a cut anywhere, recovery (open +
+// The data path while the peer is away (VolumeMetadata): every write is
+// admitted by the activity log (transactions written as needed, evicted
+// extents' bitmap pages written back first) and marks its blocks out of
+// sync in memory; finally a clean shutdown. After a cut anywhere, recovery (open +
 // apply-al + read bitmap) must show every block of every issued write out
 // of sync, and nothing outside the extents that were written.
 struct Workload {
@@ -123,49 +124,20 @@ struct RunResult {
 
 RunResult run_workload(MemoryDevice& dev, const Workload& w, bool clean_shutdown) {
   RunResult out;
-  auto store = MetadataStore::open(dev, {}, kDeviceBytes);
-  if (!store.ok()) return out;
-  auto al_state = store->read_activity_log();
-  if (!al_state.ok()) return out;
-  const Geometry g = store->geometry();
-  auto bitmap = store->read_bitmap();
-  if (!bitmap.ok()) return out;
-  ActivityLog al(g.al_extents, g.al_extent_count(), al_state->newest ? al_state->newest->number : 0,
-                 {});
-  // First write after a clean start: the log is no longer clean.
-  Superblock dirty = store->superblock();
-  dirty.flags &= ~kFlagAlClean;
-  if (!store->write_superblock(dirty).ok()) return out;
-
+  auto vm = VolumeMetadata::attach(dev, {}, kDeviceBytes);
+  if (!vm.ok()) return out;
   for (const auto& [offset, length] : w.writes) {
-    auto a = al.begin_write(offset, length);
-    if (a.status == ActivityLog::Status::kFull) return out;  // not with this workload
-    if (a.status == ActivityLog::Status::kNeedsTransaction) {
-      auto p = al.prepare_transaction();
-      std::vector<uint64_t> pages;
-      for (uint32_t e : p.evicted) pages.push_back(SyncBitmap::page_of_extent(e));
-      std::sort(pages.begin(), pages.end());
-      pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
-      // Once the transaction is attempted its extents may be replayed.
-      out.extents_logged.insert(p.tx.hot.begin(), p.tx.hot.end());
-      if (!store->write_bitmap_pages(*bitmap, pages).ok()) return out;
-      if (!store->write_al_transaction(p.tx).ok()) return out;
-      al.transaction_durable(p.tx.number);
-    }
+    auto admitted = vm->begin_write(offset, length);
+    // Whatever the log holds now may have reached a transaction.
+    for (uint32_t e : vm->activity_log().extents()) out.extents_logged.insert(e);
+    if (!admitted.ok()) return out;
     // The data write goes to the (separate) data path here; the peer is
     // away, so its blocks are out of sync.
-    bitmap->mark_out_of_sync(offset, length);
+    vm->mark_out_of_sync(offset, length);
     out.issued.emplace_back(offset, length);
-    al.end_write(offset, length);
+    vm->end_write(offset, length);
   }
-  if (clean_shutdown) {
-    if (!store->write_dirty_bitmap(*bitmap).ok()) return out;
-    auto clear = al.prepare_clear();
-    if (!store->write_al_transaction(clear.tx).ok()) return out;
-    Superblock clean = store->superblock();
-    clean.flags |= kFlagAlClean;
-    if (!store->write_superblock(clean).ok()) return out;
-  }
+  if (clean_shutdown && !vm->detach_clean().ok()) return out;
   out.completed = true;
   return out;
 }
