@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cluster/cluster_conf.h"
+#include "common/log.h"
 #include "fence/fence_history.h"
 #include "fence/fence_node.h"
 #include "fence/manual_ack.h"
@@ -249,6 +250,9 @@ int fence_now(const GlobalOptions& options, std::span<const std::string> args) {
     std::fprintf(stderr, "tandemadm fence: %s\n", conf.error().message.c_str());
     return kExitConfig;
   }
+  // Show the agents' output as it comes: a manual agent's instructions
+  // must reach the administrator while it waits.
+  if (!options.verbose) log::set_stderr_priority(LOG_NOTICE);
   fence::FenceRequest request;
   request.victim = node;
   request.requester = "tandemadm" + (options.node.empty() ? "" : " on " + options.node);
@@ -261,8 +265,7 @@ int fence_now(const GlobalOptions& options, std::span<const std::string> args) {
   if (!result->history_problem.empty()) {
     std::fprintf(stderr, "tandemadm fence: warning: %s\n", result->history_problem.c_str());
   }
-  std::fprintf(result->success ? stdout : stderr, "%s%s\n",
-               result->success ? "" : "tandemadm fence: ", result->message.c_str());
+  // fence_node() logged the outcome (notice level, shown on stderr).
   return result->success ? kExitOk : kExitFailure;
 }
 

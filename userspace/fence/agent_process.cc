@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -42,6 +43,20 @@ std::string last_line(const std::string& text) {
     return line;
   }
   return {};
+}
+
+// The agent's output goes to our log as it comes: a manual agent's
+// instructions must reach the administrator while it waits, not afterwards.
+void relay_lines(const DeviceInvocation& device, std::string& pending) {
+  std::size_t nl;
+  while ((nl = pending.find('\n')) != std::string::npos) {
+    std::string line = pending.substr(0, std::min<std::size_t>(nl, 512));
+    pending.erase(0, nl + 1);
+    if (line.empty()) continue;
+    TLOG(LOG_NOTICE, "device %s (%s): %s", device.device.c_str(), device.agent.c_str(),
+         redact(line).c_str());
+  }
+  if (pending.size() > 4096) pending.clear();  // a line without end: drop it
 }
 
 void set_nonblocking(int fd) {
@@ -137,6 +152,7 @@ AgentOutcome run_agent_process(const DeviceInvocation& device, const AgentSearch
   const auto timeout =
       std::chrono::milliseconds(static_cast<long long>(device.timeout_seconds * 1000));
   std::string output;
+  std::string relay;  // output not yet logged line by line
   bool killed = false;
   auto kill_deadline = start;
   int status = 0;
@@ -156,6 +172,8 @@ AgentOutcome run_agent_process(const DeviceInvocation& device, const AgentSearch
         const ssize_t got = read(out_fd, buf, sizeof buf);
         if (got > 0) {
           if (output.size() < kMaxAgentOutput) output.append(buf, static_cast<std::size_t>(got));
+          relay.append(buf, static_cast<std::size_t>(got));
+          relay_lines(device, relay);
         } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
           close(out_fd);
           out_fd = -1;

@@ -237,6 +237,8 @@ if wait_for_file "$work/run/mail02.request" 15; then pass "manual request from f
   fail "no manual request"
   cat "$work/peer.out"
 fi
+sleep 0.3
+expect_grep "tandemadm fence-ack" "$work/peer.out" "fence-peer relays the manual instructions while waiting"
 "$adm" fence-ack --yes --run-dir "$work/run" mail02 >/dev/null 2>&1
 expect_rc 0 $? "fence-ack of the fence-peer's manual method"
 wait "$ppid"
@@ -274,6 +276,7 @@ write_conf 0
 reset_calls
 "$adm" fence --action off mail01 >"$work/fence.out" 2>&1
 expect_rc 0 $? "tandemadm fence mail01"
+expect_grep "node mail01 was fenced by method ipmi" "$work/fence.out" "tandemadm fence reports the method"
 expect_grep "^action=off\$" "$work/calls/$(ls "$work/calls" | head -1)" "--action off passed"
 echo 1 >"$work/fence_fake_ipmi.rc"
 "$adm" fence mail01 >"$work/fence.out" 2>&1

@@ -93,7 +93,7 @@ int run(int argc, char** argv) {
       all_fenced = false;
       continue;
     }
-    std::fprintf(stderr, "tandem-fence-peer: %s\n", result->message.c_str());
+    // fence_node() already logged the outcome (notice or error) to stderr.
     if (!result->history_problem.empty()) {
       std::fprintf(stderr, "tandem-fence-peer: warning: %s\n", result->history_problem.c_str());
     }
@@ -104,9 +104,11 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
+// DRBD logs the handler's stderr; the outcome and the agents' output are
+// logged at notice level.
 int main(int argc, char** argv) {
   tandem::log::init(
-      {.program = "tandem-fence-peer", .stderr_priority = LOG_WARNING, .to_syslog = true});
+      {.program = "tandem-fence-peer", .stderr_priority = LOG_NOTICE, .to_syslog = true});
   const int rc = run(argc, argv);
   tandem::log::shutdown();
   return rc;
