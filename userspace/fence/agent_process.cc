@@ -126,6 +126,12 @@ AgentOutcome run_agent_process(const DeviceInvocation& device, const AgentSearch
   if (pid == 0) {
     // Own process group, so that a timeout kills whatever the agent started.
     setpgid(0, 0);
+    // Ignored signals and the signal mask survive exec: give the agent the
+    // defaults (we ignore SIGPIPE ourselves).
+    signal(SIGPIPE, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     dup2(in_pipe[0], STDIN_FILENO);
     dup2(out_pipe[1], STDOUT_FILENO);
     dup2(out_pipe[1], STDERR_FILENO);

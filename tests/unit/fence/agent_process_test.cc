@@ -123,5 +123,18 @@ TEST_F(AgentProcessTest, AgentThatIgnoresStdinDoesNotHangOrKillUs) {
   EXPECT_EQ(run_agent_process(d, path).exit_code, 0);
 }
 
+TEST_F(AgentProcessTest, AgentStartsWithDefaultSignalHandling) {
+  // We ignore SIGPIPE; the agent must not inherit that.
+  script("fence_sig", "cat >/dev/null\ngrep -E '^Sig(Ign|Blk):' /proc/$$/status >&2\n");
+  AgentSearchPath path;
+  path.directories = {dir_};
+  AgentOutcome o = run_agent_process(device("fence_sig"), path);
+  EXPECT_EQ(o.exit_code, 0);
+  // The last line is SigIgn; SIGPIPE is signal 13, bit 0x1000.
+  ASSERT_EQ(o.detail.rfind("SigIgn:", 0), 0u) << o.detail;
+  const unsigned long long ignored = std::stoull(o.detail.substr(7), nullptr, 16);
+  EXPECT_EQ(ignored & 0x1000ull, 0ull) << o.detail;
+}
+
 }  // namespace
 }  // namespace tandem::fence
