@@ -52,7 +52,20 @@ SessionEvent LanplusSession::fail(std::string message, Bytes last_words) {
   return e;
 }
 
+SessionEvent LanplusSession::defer_failure(std::string message, Bytes last_words) {
+  // Set-up replies are not authenticated, so anybody can forge a refusal:
+  // remember it, keep listening for the genuine reply, and fail with it
+  // only when the step times out.
+  if (deferred_failure_.empty()) {
+    deferred_failure_ = message;
+    deferred_last_words_ = std::move(last_words);
+  }
+  return ignore(std::move(message));
+}
+
 SessionEvent LanplusSession::send_setup(Bytes datagram, State next) {
+  deferred_failure_.clear();
+  deferred_last_words_.clear();
   state_ = next;
   last_datagram_ = datagram;
   attempts_left_ = config_.attempts - 1;
@@ -123,6 +136,11 @@ SessionEvent LanplusSession::retransmit() {
       break;
     default:
       break;
+  }
+  if (!deferred_failure_.empty()) {
+    // The only answers to this step were refusals or failed checks; no
+    // genuine reply came within the timeout, so report the refusal.
+    return fail(deferred_failure_, std::move(deferred_last_words_));
   }
   if (attempts_left_ <= 0) {
     const bool in_session =
@@ -220,13 +238,13 @@ SessionEvent LanplusSession::on_auth_capabilities(ByteSpan datagram) {
     return ignore(m.error().message);
   }
   if (response->completion_code != 0) {
-    return fail("Get Channel Authentication Capabilities failed: " +
-                completion_code_text(response->completion_code));
+    return defer_failure("Get Channel Authentication Capabilities failed: " +
+                         completion_code_text(response->completion_code));
   }
   auto caps = decode_channel_auth_capabilities(response->data);
-  if (!caps) return fail(caps.error().message);
+  if (!caps) return defer_failure(caps.error().message);
   if (!caps->ipmi20) {
-    return fail("the BMC does not offer IPMI 2.0 (RMCP+) sessions; try with lanplus off");
+    return defer_failure("the BMC does not offer IPMI 2.0 (RMCP+) sessions; try with lanplus off");
   }
   bmc_has_key_ = caps->kg_set;
   pending_.reset();
@@ -247,18 +265,19 @@ SessionEvent LanplusSession::on_open_session_response(const OpenSessionResponse&
     return ignore("Open Session Response names another console session id (wrong session id)");
   }
   if (m.status != 0) {
-    return fail("the BMC refused to open a session with cipher suite " +
-                std::to_string(config_.suite.id) + ": " + rakp_status_text(m.status) +
-                (m.status == 0x11 || m.status == 0x04 || m.status == 0x05 || m.status == 0x10
-                     ? " (choose another --cipher)"
-                     : ""));
+    return defer_failure(
+        "the BMC refused to open a session with cipher suite " + std::to_string(config_.suite.id) +
+        ": " + rakp_status_text(m.status) +
+        (m.status == 0x11 || m.status == 0x04 || m.status == 0x05 || m.status == 0x10
+             ? " (choose another --cipher)"
+             : ""));
   }
   if (m.authentication != config_.suite.authentication || m.integrity != config_.suite.integrity ||
       m.confidentiality != config_.suite.confidentiality) {
-    return fail("the BMC answered with algorithms other than cipher suite " +
-                std::to_string(config_.suite.id) + " proposed");
+    return defer_failure("the BMC answered with algorithms other than cipher suite " +
+                         std::to_string(config_.suite.id) + " proposed");
   }
-  if (m.bmc_session_id == 0) return fail("the BMC assigned the invalid session id 0");
+  if (m.bmc_session_id == 0) return defer_failure("the BMC assigned the invalid session id 0");
   transcript_.bmc_session_id = m.bmc_session_id;
   random_(transcript_.console_random);
   transcript_.role =
@@ -284,26 +303,30 @@ SessionEvent LanplusSession::on_rakp2(const Rakp2& m) {
     std::string hint;
     if (m.status == 0x0d) hint = " (check the user name)";
     if (m.status == 0x09 || m.status == 0x0a) hint = " (use a lower --privlvl)";
-    return fail("the BMC rejected user '" + config_.username + "' at privilege " +
-                privilege_name(config_.privilege) + ": " + rakp_status_text(m.status) + hint);
+    return defer_failure("the BMC rejected user '" + config_.username + "' at privilege " +
+                         privilege_name(config_.privilege) + ": " + rakp_status_text(m.status) +
+                         hint);
   }
-  transcript_.bmc_random = m.bmc_random;
-  transcript_.bmc_guid = m.bmc_guid;
+  RakpTranscript candidate = transcript_;
+  candidate.bmc_random = m.bmc_random;
+  candidate.bmc_guid = m.bmc_guid;
   const Key20 kuid = password_key(config_.password);
   Rakp3 rakp3;
-  rakp3.tag = ++tag_;
+  rakp3.tag = static_cast<std::uint8_t>(tag_ + 1);
   rakp3.bmc_session_id = transcript_.bmc_session_id;
+  if (config_.suite.authentication == kAuthRakpHmacSha1 &&
+      !equal_digest(rakp2_key_exchange_code(kuid, candidate), m.key_exchange_code)) {
+    // Tell the BMC when giving up, so that it frees the half-open session.
+    rakp3.status = 0x0f;
+    auto bye = encode_lanplus(kPayloadRakp3, 0, 0, encode_rakp3(rakp3), nullptr, {});
+    return defer_failure("authentication failed for user '" + config_.username +
+                             "': the BMC's RAKP 2 key exchange code does not match the "
+                             "password (wrong password, or a forged reply)",
+                         bye ? std::move(*bye) : Bytes{});
+  }
+  transcript_ = candidate;
+  ++tag_;
   if (config_.suite.authentication == kAuthRakpHmacSha1) {
-    const auto expected = rakp2_key_exchange_code(kuid, transcript_);
-    if (!equal_digest(expected, m.key_exchange_code)) {
-      // Tell the BMC so that it frees the half-open session.
-      rakp3.status = 0x0f;
-      auto bye = encode_lanplus(kPayloadRakp3, 0, 0, encode_rakp3(rakp3), nullptr, {});
-      return fail("authentication failed for user '" + config_.username +
-                      "': the BMC's RAKP 2 key exchange code does not match the password "
-                      "(wrong password, or a forged reply)",
-                  bye ? std::move(*bye) : Bytes{});
-    }
     const auto code = rakp3_key_exchange_code(kuid, transcript_);
     rakp3.key_exchange_code.assign(code.begin(), code.end());
     // Without a BMC key K_G, K_G is the user key.
@@ -328,8 +351,9 @@ SessionEvent LanplusSession::on_rakp4(const Rakp4& m) {
     return ignore("RAKP Message 4 names another console session id (wrong session id)");
   }
   if (m.status != 0) {
-    return fail("the BMC rejected RAKP Message 3 for user '" + config_.username + "': " +
-                rakp_status_text(m.status) + (m.status == 0x0f ? " (wrong password?)" : ""));
+    return defer_failure("the BMC rejected RAKP Message 3 for user '" + config_.username +
+                         "': " + rakp_status_text(m.status) +
+                         (m.status == 0x0f ? " (wrong password?)" : ""));
   }
   if (config_.suite.authentication == kAuthRakpHmacSha1) {
     const auto icv = rakp4_integrity_check_value(sik_, transcript_);
@@ -341,7 +365,7 @@ SessionEvent LanplusSession::on_rakp4(const Rakp4& m) {
       } else if (config_.bmc_key) {
         hint = " (wrong BMC key K_G, or a forged reply)";
       }
-      return fail("RAKP Message 4 integrity check value is wrong" + hint);
+      return defer_failure("RAKP Message 4 integrity check value is wrong" + hint);
     }
   }
   rq_seq_ = static_cast<std::uint8_t>((rq_seq_ + 1) & 0x3f);

@@ -42,6 +42,7 @@ class LanplusSession final : public Session {
   SessionEvent retransmit();
   SessionEvent fail(std::string message, Bytes last_words = {});
   SessionEvent ignore(std::string reason);
+  SessionEvent defer_failure(std::string message, Bytes last_words = {});
 
   SessionEvent on_auth_capabilities(ByteSpan datagram);
   SessionEvent on_open_session_response(const OpenSessionResponse& m);
@@ -68,6 +69,10 @@ class LanplusSession final : public Session {
   Bytes last_datagram_;
   std::optional<IpmiRequest> pending_;
   int attempts_left_ = 0;
+  // A refusal seen during the current set-up step, reported at its timeout
+  // unless a genuine reply comes first.
+  std::string deferred_failure_;
+  Bytes deferred_last_words_;
 };
 
 }  // namespace tandem::ipmi

@@ -30,6 +30,14 @@ SessionEvent drive(Session& session, FakeBmc& bmc, SessionEvent event) {
   return event;
 }
 
+// Like drive(), then lets the step time out: refusals during set-up are
+// only reported when no genuine reply follows them.
+SessionEvent drive_to_outcome(Session& session, FakeBmc& bmc, SessionEvent event) {
+  event = drive(session, bmc, std::move(event));
+  if (event.kind == Kind::kNone && !event.rejected.empty()) event = session.on_timeout();
+  return event;
+}
+
 SessionConfig config_for(int suite) {
   SessionConfig c;
   c.username = "admin";
@@ -69,7 +77,7 @@ TEST(LanplusSession, WrongPasswordFailsWithoutRevealingIt) {
   SessionConfig c = config_for(3);
   c.password = "guessed-pw";
   LanplusSession session(c, counter_random(2));
-  auto e = drive(session, bmc, session.start());
+  auto e = drive_to_outcome(session, bmc, session.start());
   ASSERT_EQ(e.kind, Kind::kFailed);
   EXPECT_TRUE(contains(e.error.message, "does not match the password")) << e.error.message;
   EXPECT_FALSE(contains(e.error.message, "guessed-pw"));
@@ -81,18 +89,38 @@ TEST(LanplusSession, WrongPasswordFailsWithoutRevealingIt) {
   EXPECT_EQ(packet->payload.at(1), 0x0f);
 }
 
+TEST(LanplusSession, ForgedRakp2IsIgnoredWhenTheGenuineOneFollows) {
+  FakeBmc bmc({});
+  LanplusSession session(config_for(3), counter_random(18));
+  auto e = session.start();
+  for (int step = 0; step < 3; ++step) {  // capabilities, Open Session, RAKP 1
+    auto reply = bmc.handle(e.send);
+    ASSERT_TRUE(reply.has_value());
+    if (step == 2) {
+      Bytes forged = *reply;
+      forged.back() ^= 0x01;  // last byte of the key exchange code
+      auto rejected = session.on_datagram(forged);
+      EXPECT_EQ(rejected.kind, Kind::kNone);
+      EXPECT_TRUE(contains(rejected.rejected, "does not match the password")) << rejected.rejected;
+    }
+    e = session.on_datagram(*reply);
+  }
+  e = drive(session, bmc, std::move(e));
+  EXPECT_EQ(e.kind, Kind::kEstablished) << e.error.message;
+}
+
 TEST(LanplusSession, UnknownUserAndRefusedPrivilegeAreReported) {
   {
     FakeBmc bmc({"someone", "secret", Privilege::kAdministrator});
     LanplusSession session(config_for(3), counter_random(3));
-    auto e = drive(session, bmc, session.start());
+    auto e = drive_to_outcome(session, bmc, session.start());
     ASSERT_EQ(e.kind, Kind::kFailed);
     EXPECT_TRUE(contains(e.error.message, "unauthorized name")) << e.error.message;
   }
   {
     FakeBmc bmc({"admin", "secret", Privilege::kUser});
     LanplusSession session(config_for(3), counter_random(4));
-    auto e = drive(session, bmc, session.start());
+    auto e = drive_to_outcome(session, bmc, session.start());
     ASSERT_EQ(e.kind, Kind::kFailed);
     EXPECT_TRUE(contains(e.error.message, "privilege limit")) << e.error.message;
   }
@@ -102,7 +130,7 @@ TEST(LanplusSession, BmcWithoutIpmi20IsRefusedWithAHint) {
   FakeBmc bmc({});
   bmc.offer_ipmi20 = false;
   LanplusSession session(config_for(3), counter_random(5));
-  auto e = drive(session, bmc, session.start());
+  auto e = drive_to_outcome(session, bmc, session.start());
   ASSERT_EQ(e.kind, Kind::kFailed);
   EXPECT_TRUE(contains(e.error.message, "lanplus off")) << e.error.message;
 }
@@ -125,7 +153,7 @@ TEST(LanplusSession, BmcKeyIsUsedForTheSessionIntegrityKey) {
     FakeBmc bmc({});
     bmc.kg = key;
     LanplusSession session(config_for(3), counter_random(15));
-    auto e = drive(session, bmc, session.start());
+    auto e = drive_to_outcome(session, bmc, session.start());
     ASSERT_EQ(e.kind, Kind::kFailed);
     EXPECT_TRUE(contains(e.error.message, "--hexadecimal-kg")) << e.error.message;
   }
@@ -135,7 +163,7 @@ TEST(LanplusSession, BmcKeyIsUsedForTheSessionIntegrityKey) {
     SessionConfig c = config_for(3);
     c.bmc_key = Key20{};
     LanplusSession session(c, counter_random(16));
-    auto e = drive(session, bmc, session.start());
+    auto e = drive_to_outcome(session, bmc, session.start());
     ASSERT_EQ(e.kind, Kind::kFailed);
     EXPECT_TRUE(contains(e.error.message, "wrong BMC key")) << e.error.message;
   }
@@ -334,7 +362,7 @@ TEST(Lan15Session, WrongPasswordTimesOutAndPrivilegeAboveTheLimitIsRefused) {
   {
     FakeBmc bmc({"admin", "secret", Privilege::kUser});
     Lan15Session session(lan15_config(Lan15Auth::kMd5), counter_random(12));
-    auto e = drive(session, bmc, session.start());
+    auto e = drive_to_outcome(session, bmc, session.start());
     ASSERT_EQ(e.kind, Kind::kFailed);
     EXPECT_TRUE(contains(e.error.message, "exceeds the user's limit")) << e.error.message;
   }
