@@ -62,6 +62,7 @@ SessionEvent Lan15Session::fail(std::string message) {
 
 SessionEvent Lan15Session::transmit(const IpmiRequest& request, State next, bool new_request) {
   if (new_request) {
+    deferred_failure_.clear();
     rq_seq_ = static_cast<std::uint8_t>((rq_seq_ + 1) & 0x3f);
     attempts_left_ = config_.attempts - 1;
   }
@@ -99,6 +100,7 @@ SessionEvent Lan15Session::start() {
 
 SessionEvent Lan15Session::on_timeout() {
   if (!pending_) return {};
+  if (!deferred_failure_.empty()) return fail(deferred_failure_);
   if (attempts_left_ <= 0) {
     std::string hint;
     // The BMC answered the challenge, so it is reachable: silence now
@@ -179,32 +181,41 @@ SessionEvent Lan15Session::on_datagram(ByteSpan datagram) {
 
 SessionEvent Lan15Session::on_reply(const IpmiResponse& response) {
   const std::uint8_t cc = response.completion_code;
+  const IpmiRequest answered = *pending_;
   pending_.reset();
+  // Out-of-session replies carry no authentication, so a refusal may be
+  // forged: keep waiting for the genuine reply and report the refusal only
+  // when the step times out.
+  auto defer = [&](std::string message) {
+    pending_ = answered;
+    if (deferred_failure_.empty()) deferred_failure_ = message;
+    return ignore(std::move(message));
+  };
   SessionEvent e;
   switch (state_) {
     case State::kAuthCapabilities: {
       if (cc != 0) {
-        return fail("Get Channel Authentication Capabilities failed: " + completion_code_text(cc));
+        return defer("Get Channel Authentication Capabilities failed: " + completion_code_text(cc));
       }
       auto caps = decode_channel_auth_capabilities(response.data);
-      if (!caps) return fail(caps.error().message);
+      if (!caps) return defer(caps.error().message);
       switch (config_.auth) {
         case Lan15Auth::kMd5:
           auth_type_ = kAuthTypeMd5;
           if (!(caps->auth_types & kAuthSupportMd5)) {
-            return fail("the BMC does not offer MD5 authentication on IPMI 1.5; try lanplus");
+            return defer("the BMC does not offer MD5 authentication on IPMI 1.5; try lanplus");
           }
           break;
         case Lan15Auth::kPassword:
           auth_type_ = kAuthTypePassword;
           if (!(caps->auth_types & kAuthSupportPassword)) {
-            return fail("the BMC does not offer password authentication on IPMI 1.5; use md5");
+            return defer("the BMC does not offer password authentication on IPMI 1.5; use md5");
           }
           break;
         case Lan15Auth::kNone:
           auth_type_ = kAuthTypeNone;
           if (!(caps->auth_types & kAuthSupportNone)) {
-            return fail(
+            return defer(
                 "the BMC does not allow unauthenticated IPMI 1.5 sessions; use md5 or lanplus");
           }
           break;
@@ -214,12 +225,12 @@ SessionEvent Lan15Session::on_reply(const IpmiResponse& response) {
                       State::kChallenge, true);
     }
     case State::kChallenge: {
-      if (cc == 0x81) return fail("the BMC does not know user '" + config_.username + "'");
-      if (cc == 0x82) return fail("the BMC does not allow a null user name");
-      if (cc != 0) return fail("Get Session Challenge failed: " + completion_code_text(cc));
+      if (cc == 0x81) return defer("the BMC does not know user '" + config_.username + "'");
+      if (cc == 0x82) return defer("the BMC does not allow a null user name");
+      if (cc != 0) return defer("Get Session Challenge failed: " + completion_code_text(cc));
       auto challenge = decode_session_challenge(response.data);
-      if (!challenge) return fail(challenge.error().message);
-      if (challenge->temporary_session_id == 0) return fail("the BMC gave temporary session id 0");
+      if (!challenge) return defer(challenge.error().message);
+      if (challenge->temporary_session_id == 0) return defer("the BMC gave temporary session id 0");
       session_id_ = challenge->temporary_session_id;
       challenge_ = challenge->challenge;
       return transmit(

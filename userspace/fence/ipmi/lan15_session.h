@@ -67,6 +67,7 @@ class Lan15Session final : public Session {
   std::uint8_t rq_seq_ = 0;
   std::optional<IpmiRequest> pending_;
   int attempts_left_ = 0;
+  std::string deferred_failure_;  // an unauthenticated refusal, reported at the timeout
 };
 
 }  // namespace tandem::ipmi

@@ -368,6 +368,17 @@ TEST(Lan15Session, WrongPasswordTimesOutAndPrivilegeAboveTheLimitIsRefused) {
   }
 }
 
+TEST(Lan15Session, UnknownUserIsReportedAtTheTimeoutUnlessAGenuineReplyFollows) {
+  FakeBmc bmc({"someone", "secret", Privilege::kAdministrator});
+  Lan15Session session(lan15_config(Lan15Auth::kMd5), counter_random(19));
+  auto e = drive(session, bmc, session.start());
+  EXPECT_EQ(e.kind, Kind::kNone);
+  EXPECT_TRUE(contains(e.rejected, "does not know user 'admin'")) << e.rejected;
+  e = session.on_timeout();
+  ASSERT_EQ(e.kind, Kind::kFailed);
+  EXPECT_TRUE(contains(e.error.message, "does not know user 'admin'")) << e.error.message;
+}
+
 TEST(Lan15Session, ForgedMd5CodeIsIgnored) {
   FakeBmc bmc({});
   Lan15Session session(lan15_config(Lan15Auth::kMd5), counter_random(13));
