@@ -321,6 +321,7 @@ class Declarer {
                          " characters without spaces, '/' or quotes: resource NAME { ... }");
       return;
     }
+    if (reserved_name(s.args[0], s.where, "resource")) return;
     if (out_.resources.size() >= limits::kMaxResources) {
       error(s.where, "more than " + std::to_string(limits::kMaxResources) + " resources");
       return;
@@ -369,6 +370,15 @@ class Declarer {
     }
   }
 
+  bool reserved_name(const Argument& name, const SourceLocation& where, std::string_view what) {
+    if (name.quoted || !is_reserved_word(name.text)) return false;
+    error(where, "'" + name.text +
+                     "' is a keyword or number in the configuration language and cannot be a " +
+                     std::string(what) + " name as it stands; write it in quotes (\"" + name.text +
+                     "\") or choose another name");
+    return true;
+  }
+
   static bool is_volume_field(const Statement& s) {
     return (s.keyword == "device" || s.keyword == "disk" || s.keyword == "meta-disk" ||
             s.keyword == "flexible-meta-disk") &&
@@ -408,6 +418,7 @@ class Declarer {
                              "prints (letters, digits, '-', '.', '_')");
           return;
         }
+        if (reserved_name(a, s.where, "host")) return;
         h.names.push_back(a.text);
       }
     }

@@ -34,10 +34,29 @@ void line(std::string& out, int depth, const std::string& text) {
   out += '\n';
 }
 
+// Resource and host names that are keywords were quoted in the file and
+// must stay quoted to be read back as names.
+std::string name_text(std::string_view name) {
+  return is_reserved_word(name) ? quoted(name) : quote_if_needed(name);
+}
+
 std::string value_text(const OptionSpec& spec, const std::string& shown) {
   if (spec.rule == TextRule::kSecret) return quoted(shown);
+  if (spec.rule == TextRule::kResourceRef) return name_text(shown);
   if (spec.kind == ValueKind::kText) return quote_if_needed(shown);
-  if (spec.kind == ValueKind::kHostList) return shown;  // validated host names
+  if (spec.kind == ValueKind::kHostList) {
+    // Host names never contain spaces (the declarer checks), so the shown
+    // list splits back into names.
+    std::string out;
+    std::size_t start = 0;
+    while (start <= shown.size()) {
+      const std::size_t end = std::min(shown.find(' ', start), shown.size());
+      if (!out.empty()) out += ' ';
+      out += name_text(std::string_view(shown).substr(start, end - start));
+      start = end + 1;
+    }
+    return out;
+  }
   return shown;
 }
 
@@ -93,7 +112,7 @@ std::string dump_global(const GlobalOptions& global) {
 
 std::string dump_resource(const ResourceConfig& r, std::string_view this_host) {
   std::string out;
-  line(out, 0, "resource " + r.name + " {");
+  line(out, 0, "resource " + name_text(r.name) + " {");
   OptionValues values;
   values.net = r.net;
   values.disk = r.disk;
@@ -117,7 +136,7 @@ std::string dump_resource(const ResourceConfig& r, std::string_view this_host) {
       head = "floating " + h.address.to_string() + " {";
     } else {
       head = "on";
-      for (const std::string& n : h.names) head += " " + n;
+      for (const std::string& n : h.names) head += " " + name_text(n);
       head += " {";
     }
     if (mine) head += "  # this host";

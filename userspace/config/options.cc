@@ -413,6 +413,58 @@ std::optional<std::string_view> unimplemented_drbd_option(std::string_view keywo
   return std::nullopt;
 }
 
+namespace {
+
+std::size_t count_digits(std::string_view text, std::size_t from) {
+  std::size_t n = 0;
+  while (from + n < text.size() && is_digit(text[from + n])) ++n;
+  return n;
+}
+
+// drbdadm's scanner reads "12", "1K", "1s" as numbers and anything starting
+// with a dotted quad as an IPv4 address, never as a name.
+bool reads_as_number_or_address(std::string_view word) {
+  const std::size_t digits = count_digits(word, 0);
+  if (digits == 0) return false;
+  if (digits == word.size()) return true;
+  if (digits + 1 == word.size() &&
+      std::string_view("kKmMgGs").find(word.back()) != std::string_view::npos) {
+    return true;
+  }
+  std::size_t at = 0;
+  for (int part = 0; part < 4; ++part) {
+    const std::size_t n = count_digits(word, at);
+    if (n == 0 || n > 3) return false;
+    at += n;
+    if (part < 3) {
+      if (at >= word.size() || word[at] != '.') return false;
+      ++at;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool is_reserved_word(std::string_view word) {
+  if (reads_as_number_or_address(word)) return true;
+  static constexpr std::array<std::string_view, 34> kGrammar{
+      "global",    "common",     "resource", "on",         "floating",
+      "volume",    "device",     "disk",     "meta-disk",  "flexible-meta-disk",
+      "address",   "net",        "syncer",   "startup",    "handlers",
+      "options",   "protocol",   "include",  "skip",       "stacked-on-top-of",
+      "ignore-on", "_this_host", "minor",    "yes",        "no",
+      "ask",       "ipv4",       "ipv6",     "ssocks",     "sdp",
+      "sci",       "rate",       "after",    "usage-count"};
+  for (std::string_view w : kGrammar) {
+    if (w == word) return true;
+  }
+  for (const OptionSpec& o : table()) {
+    if (o.keyword == word) return true;
+  }
+  return is_handler_name(word) || unimplemented_drbd_option(word).has_value();
+}
+
 std::span<const std::string_view> handler_names() {
   return kHandlers;
 }

@@ -80,6 +80,12 @@ const OptionSpec* find_syncer_option(std::string_view keyword);
 // they belong to in DRBD; used to explain a rejection.
 std::optional<std::string_view> unimplemented_drbd_option(std::string_view keyword);
 
+// Words the drbd.conf grammar reserves (section and option keywords,
+// handler names, yes/no/ask, address families, minor) and words the
+// scanner reads as numbers or IPv4 addresses: an unquoted resource or host
+// name must not be one of them, or drbdadm would misread the file.
+bool is_reserved_word(std::string_view word);
+
 // Handler names DRBD 8.4 and 9 know.
 std::span<const std::string_view> handler_names();
 bool is_handler_name(std::string_view name);

@@ -99,6 +99,30 @@ TEST(Dump, RoundTripsEveryFeature) {
   expect_round_trip(text, "nobody");
 }
 
+TEST(Dump, RoundTripsQuotedKeywordNames) {
+  const std::string text =
+      "resource \"net\" {\n"
+      "  net { allow-two-primaries; }\n"
+      "  startup { become-primary-on \"disk\" \"on\"; }\n"
+      "  on \"disk\" { device /dev/drbd0; disk /dev/sda1; meta-disk internal; address "
+      "10.0.0.1:7789; }\n"
+      "  on \"on\" alpha { device /dev/drbd0; disk /dev/sda1; meta-disk internal; address "
+      "10.0.0.2:7789; }\n"
+      "}\n"
+      "resource r1 {\n"
+      "  disk { resync-after \"net\"; }\n"
+      "  on \"disk\" { device /dev/drbd1; disk /dev/sdb1; meta-disk internal; address "
+      "10.0.0.1:7790; }\n"
+      "  on alpha { device /dev/drbd1; disk /dev/sdb1; meta-disk internal; address "
+      "10.0.0.2:7790; }\n"
+      "}\n";
+  expect_round_trip(text, "disk");
+  Result<Config> c = load_string(text, "q.conf");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_THAT(dump_config(*c, "disk"), HasSubstr("resource \"net\" {"));
+  EXPECT_THAT(dump_config(*c, "disk"), HasSubstr("become-primary-on \"disk\" \"on\";"));
+}
+
 TEST(Dump, DefaultsAreSpelledOut) {
   Result<Config> c = load_string(test::resource_with(""), "t.conf");
   ASSERT_TRUE(c.ok());

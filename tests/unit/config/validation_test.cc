@@ -386,6 +386,21 @@ TEST(Validation, WordsThatMustNotBeQuoted) {
   EXPECT_TRUE(load_string(resource_with("  disk { on-io-error \"detach\"; }"), "t").ok());
 }
 
+TEST(Validation, KeywordsAsNamesMustBeQuoted) {
+  EXPECT_THAT(
+      load_error("resource net { }"),
+      HasSubstr("'net' is a keyword or number in the configuration language and cannot be a "
+                "resource name as it stands; write it in quotes"));
+  EXPECT_THAT(load_error("resource r0 { on ping-int { } }"), HasSubstr("cannot be a host name"));
+  EXPECT_THAT(load_error("resource r0 { on alpha no { } }"), HasSubstr("'no' is a keyword"));
+  EXPECT_THAT(load_error("resource r0 { on 12 { } }"), HasSubstr("'12' is a keyword or number"));
+  EXPECT_THAT(load_error("resource 1K { }"), HasSubstr("'1K' is a keyword or number"));
+  EXPECT_THAT(load_error("resource r0 { on 10.0.0.9:1 { } }"), HasSubstr("is a keyword"));
+  EXPECT_THAT(load_error("resource r0 { on 3par { } }"), ::testing::Not(HasSubstr("keyword")));
+  // Enum values and DRBD 9 words are not reserved in the 8.4 grammar.
+  EXPECT_THAT(load_error("resource r0 { on detach { } }"), ::testing::Not(HasSubstr("keyword")));
+}
+
 TEST(Validation, StraySemicolon) {
   EXPECT_THAT(load_error(resource_with("  ;")), HasSubstr("t.conf:2: ';' without a statement"));
 }
