@@ -28,22 +28,6 @@ bool fallocate_unsupported(int err) {
 
 }  // namespace
 
-const char* block_op_name(BlockOp op) {
-  switch (op) {
-    case BlockOp::kRead:
-      return "read";
-    case BlockOp::kWrite:
-      return "write";
-    case BlockOp::kFlush:
-      return "flush";
-    case BlockOp::kTrim:
-      return "trim";
-    case BlockOp::kWriteZeroes:
-      return "write-zeroes";
-  }
-  return "unknown";
-}
-
 Result<std::unique_ptr<FileVolume>> FileVolume::open(const std::string& path, Options options) {
   const int flags = (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
   const int fd = ::open(path.c_str(), flags);

@@ -49,11 +49,18 @@ inline constexpr uint16_t kTxSendFlush = 1u << 2;
 inline constexpr uint16_t kTxSendFua = 1u << 3;
 inline constexpr uint16_t kTxSendTrim = 1u << 5;
 inline constexpr uint16_t kTxSendWriteZeroes = 1u << 6;
+inline constexpr uint16_t kTxSendDf = 1u << 7;
 inline constexpr uint16_t kTxCanMultiConn = 1u << 8;
 
 // Transmission phase.
 inline constexpr uint32_t kRequestMagic = 0x25609513u;
 inline constexpr uint32_t kSimpleReplyMagic = 0x67446698u;
+inline constexpr uint32_t kStructuredReplyMagic = 0x668e33efu;
+
+inline constexpr uint16_t kReplyFlagDone = 1u << 0;
+inline constexpr uint16_t kReplyTypeNone = 0;
+inline constexpr uint16_t kReplyTypeOffsetData = 1;
+inline constexpr uint16_t kReplyTypeError = 0x8001;
 
 inline constexpr uint16_t kCmdRead = 0;
 inline constexpr uint16_t kCmdWrite = 1;
@@ -64,6 +71,7 @@ inline constexpr uint16_t kCmdWriteZeroes = 6;
 
 inline constexpr uint16_t kCmdFlagFua = 1u << 0;
 inline constexpr uint16_t kCmdFlagNoHole = 1u << 1;
+inline constexpr uint16_t kCmdFlagDf = 1u << 2;
 
 // Error values of the reply (the protocol fixes these numbers; they happen
 // to equal Linux errno values).
@@ -77,9 +85,10 @@ inline constexpr uint32_t kErrNotSup = 95;
 inline constexpr uint32_t kErrShutdown = 108;
 
 // Sizes of fixed parts.
-inline constexpr size_t kOptionHeaderBytes = 16;   // magic, option, length
-inline constexpr size_t kRequestHeaderBytes = 28;  // magic, flags, type, cookie, offset, length
-inline constexpr size_t kSimpleReplyBytes = 16;    // magic, error, cookie
+inline constexpr size_t kOptionHeaderBytes = 16;     // magic, option, length
+inline constexpr size_t kRequestHeaderBytes = 28;    // magic, flags, type, cookie, offset, length
+inline constexpr size_t kSimpleReplyBytes = 16;      // magic, error, cookie
+inline constexpr size_t kStructuredReplyBytes = 20;  // magic, flags, type, cookie, length
 inline constexpr size_t kExportNameZeroes = 124;
 
 // Limits this server enforces on what it reads from the wire.

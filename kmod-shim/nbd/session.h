@@ -5,11 +5,12 @@
 // session never touches a socket, a clock or a thread.
 //
 // Handshake: fixed newstyle with NBD_OPT_EXPORT_NAME, NBD_OPT_GO,
-// NBD_OPT_INFO, NBD_OPT_LIST and NBD_OPT_ABORT; every other option gets
-// NBD_REP_ERR_UNSUP (structured replies are not offered, so every reply is a
-// simple reply). Transmission: read, write, flush, trim and write-zeroes with
-// FUA. Every field read from the wire is bounded; a malformed message closes
-// the session with a reason (close_reason()) and a log line.
+// NBD_OPT_INFO, NBD_OPT_LIST, NBD_OPT_ABORT and NBD_OPT_STRUCTURED_REPLY;
+// every other option gets NBD_REP_ERR_UNSUP. Transmission: read, write,
+// flush, trim and write-zeroes with FUA. With structured replies a read is
+// answered by one data chunk and an error by an error chunk with a message;
+// without them every reply is a simple reply. Every field read from the wire is bounded; a
+// malformed message closes the session with a reason (close_reason()) and a log line.
 #pragma once
 
 #include <cstddef>
@@ -18,6 +19,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -118,9 +120,16 @@ class NbdSession {
   // Transmission (session_transmission.cc).
   void on_request_header(std::span<const std::byte> bytes);
   void on_request(const RequestHeader& h, std::vector<std::byte> payload);
-  // 0 when the request may go to the volume, else the wire error to reply.
-  uint32_t check_request(const RequestHeader& h, BlockOp op) const;
-  void send_simple_reply(uint64_t cookie, uint32_t error, std::vector<std::byte> data = {});
+  struct Refusal {
+    uint32_t error;       // wire error value
+    std::string message;  // for the client, when structured replies allow one
+  };
+  // Why a request may not go to the volume, or nothing when it may.
+  std::optional<Refusal> check_request(const RequestHeader& h, BlockOp op) const;
+  // Simple reply, or with structured replies a single chunk: data for a
+  // read, an error with its message, or a plain success.
+  void send_reply(uint64_t cookie, bool is_read, uint64_t offset, uint32_t error,
+                  std::string_view message, std::vector<std::byte> data = {});
   void maybe_finish_draining();
 
   void close(std::string reason, bool violation);
@@ -138,6 +147,7 @@ class NbdSession {
   size_t in_pos_ = 0;
 
   bool no_zeroes_ = false;
+  bool structured_ = false;  // NBD_OPT_STRUCTURED_REPLY was acknowledged
   uint32_t options_seen_ = 0;
   uint32_t pending_option_ = 0;
   uint32_t pending_option_length_ = 0;
@@ -149,6 +159,7 @@ class NbdSession {
   std::deque<BlockRequest> ready_;
   struct Inflight {
     uint64_t cookie;
+    uint64_t offset;
     BlockOp op;
     uint32_t length;
   };

@@ -105,9 +105,12 @@ void NbdSession::on_option(uint32_t option, std::span<const std::byte> data) {
       on_info_or_go(option, data);
       return;
     case kOptStructuredReply:
-      send_option_error(option, kRepErrUnsup,
-                        "structured replies are not supported by this server; simple replies "
-                        "are used");
+      if (!data.empty()) {
+        send_option_error(option, kRepErrInvalid, "NBD_OPT_STRUCTURED_REPLY takes no data");
+        return;
+      }
+      structured_ = true;
+      send_option_reply(option, kRepAck, {});
       return;
     case kOptStartTls:
       send_option_error(option, kRepErrUnsup, "TLS is not supported by this server");
@@ -131,6 +134,7 @@ uint16_t NbdSession::transmission_flags(const ExportInfo& e) const {
   uint16_t flags = kTxHasFlags | kTxSendFlush | kTxSendFua | kTxSendTrim | kTxSendWriteZeroes;
   if (e.read_only) flags |= kTxReadOnly;
   if (e.can_multi_conn) flags |= kTxCanMultiConn;
+  if (structured_) flags |= kTxSendDf;
   return flags;
 }
 

@@ -1,5 +1,6 @@
 // Feeds arbitrary client bytes, in arbitrary chunk sizes, to NbdSession,
-// either from the first handshake byte or after a valid handshake, and
+// either from the first handshake byte or after a valid handshake (with or
+// without structured replies), and
 // completes the requests it produces in a scrambled order, some with errors.
 // Every request handed to the volume must respect the export's size,
 // read-only flag, block limits and payload length; anything else aborts.
@@ -28,9 +29,14 @@ void be(Bytes& out, uint64_t v, int n) {
 }
 
 // A valid client handshake, so that most inputs reach the transmission phase.
-Bytes handshake(bool use_go) {
+Bytes handshake(bool use_go, bool structured) {
   Bytes b;
   be(b, 3, 4);  // FIXED_NEWSTYLE | NO_ZEROES
+  if (structured) {
+    be(b, tandem::nbd::kOptionMagic, 8);
+    be(b, tandem::nbd::kOptStructuredReply, 4);
+    be(b, 0, 4);
+  }
   be(b, tandem::nbd::kOptionMagic, 8);
   if (use_go) {
     be(b, tandem::nbd::kOptGo, 4);
@@ -69,7 +75,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t chunk = size_t{data[1]} + 1;
   const auto* bytes = reinterpret_cast<const std::byte*>(data + 2);
   Bytes input;
-  if (mode & 1) input = handshake((mode & 2) != 0);
+  if (mode & 1) input = handshake((mode & 2) != 0, (mode & 16) != 0);
   input.insert(input.end(), bytes, bytes + (size - 2));
 
   ExportInfo e;

@@ -64,6 +64,8 @@ info="$(nbdinfo "$uri")" || fail "nbdinfo failed"
 echo "$info"
 [[ "$(nbdinfo --size "$uri")" == "$size" ]] || fail "nbdinfo --size is not $size"
 grep -q "is_read_only: false" <<<"$info" || fail "export should be writable"
+# libnbd and qemu negotiate structured replies, so reads travel as data chunks.
+grep -q "using structured packets" <<<"$info" || fail "structured replies were not negotiated"
 for cap in can_flush can_fua can_trim can_zero can_multi_conn; do
   grep -q "$cap: true" <<<"$info" || fail "nbdinfo does not report $cap: true"
 done

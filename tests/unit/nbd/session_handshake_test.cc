@@ -194,18 +194,44 @@ TEST(NbdHandshake, UnknownExportViaExportNameCloses) {
 
 TEST(NbdHandshake, UnsupportedOptionsGetErrUnsupAndNegotiationGoesOn) {
   NbdSession s = started(one_export());
-  s.receive(option(kOptStructuredReply, {}));
   s.receive(option(kOptStartTls, {}));
   s.receive(option(42, text("whatever")));
+  s.receive(option(9, {}));   // NBD_OPT_LIST_META_CONTEXT
   s.receive(option(10, {}));  // NBD_OPT_SET_META_CONTEXT
   Reader r(drain(s));
-  for (uint32_t opt : {kOptStructuredReply, kOptStartTls, 42u, 10u}) {
+  for (uint32_t opt : {kOptStartTls, 42u, 9u, 10u}) {
     const OptionReply rep = read_option_reply(r);
     EXPECT_EQ(rep.option, opt);
     EXPECT_EQ(rep.type, kRepErrUnsup);
   }
   EXPECT_EQ(r.left(), 0u);
   EXPECT_FALSE(s.closed());
+}
+
+TEST(NbdHandshake, StructuredRepliesAreAcknowledgedAndAddDontFragment) {
+  NbdSession s = started(one_export());
+  s.receive(option(kOptStructuredReply, text("x")));
+  s.receive(option(kOptStructuredReply, {}));
+  s.receive(option(kOptGo, go_data("", {})));
+  Reader r(drain(s));
+  EXPECT_EQ(read_option_reply(r).type, kRepErrInvalid);  // takes no data
+  const OptionReply ack = read_option_reply(r);
+  EXPECT_EQ(ack.option, kOptStructuredReply);
+  EXPECT_EQ(ack.type, kRepAck);
+  Reader info(read_option_reply(r).data);
+  info.u16();
+  info.u64();
+  EXPECT_NE(info.u16() & kTxSendDf, 0);
+}
+
+TEST(NbdHandshake, DontFragmentIsNotAdvertisedWithoutStructuredReplies) {
+  NbdSession s = started(one_export());
+  s.receive(option(kOptGo, go_data("", {})));
+  Reader r(drain(s));
+  Reader info(read_option_reply(r).data);
+  info.u16();
+  info.u64();
+  EXPECT_EQ(info.u16() & kTxSendDf, 0);
 }
 
 TEST(NbdHandshake, ListWithDataIsInvalid) {

@@ -19,10 +19,12 @@ constexpr uint64_t kSize = 1 << 20;
 
 class NbdTransmission : public ::testing::Test {
  protected:
-  void open(ExportInfo e = {}, SessionLimits limits = {}) {
+  void open(ExportInfo e = {}, SessionLimits limits = {}, bool structured = false) {
     if (e.size == 0) e.size = kSize;
     session_ = std::make_unique<NbdSession>(std::vector<ExportInfo>{e}, "test-peer", limits);
-    session_->receive(concat({client_flags(3), option(kOptExportName, {})}));
+    session_->receive(client_flags(3));
+    if (structured) session_->receive(option(kOptStructuredReply, {}));
+    session_->receive(option(kOptExportName, {}));
     ASSERT_EQ(session_->phase(), NbdSession::Phase::kTransmission);
     session_->take_output();
   }
@@ -227,7 +229,6 @@ TEST_F(NbdTransmission, UnknownCommandsAndFlagsAreEinval) {
   EXPECT_EQ(immediate_error(request(0, 5, 1, 0, 512), 1), kErrInval);  // NBD_CMD_CACHE
   EXPECT_EQ(immediate_error(request(0, 7, 2, 0, 512), 2), kErrInval);  // NBD_CMD_BLOCK_STATUS
   EXPECT_EQ(immediate_error(request(0, 999, 3, 0, 0), 3), kErrInval);  // unknown
-  EXPECT_EQ(immediate_error(request(1u << 2, kCmdRead, 4, 0, 512), 4), kErrInval);  // DF
   EXPECT_EQ(immediate_error(request(kCmdFlagNoHole, kCmdTrim, 5, 0, 512), 5), kErrInval);
   EXPECT_EQ(immediate_error(request(1u << 4, kCmdWriteZeroes, 6, 0, 512), 6), kErrInval);
   EXPECT_EQ(immediate_error(request(0, kCmdFlush, 7, 4096, 0), 7), kErrInval);
@@ -346,6 +347,80 @@ TEST_F(NbdTransmission, PeerClosingInsideAWritePayloadSaysSo) {
   s().peer_closed();
   EXPECT_TRUE(s().closed());
   EXPECT_NE(s().close_reason().find("middle of a write payload"), std::string::npos);
+}
+
+// With structured replies: reads answer with one data chunk, errors with an
+// error chunk carrying a message, other successes with simple replies.
+TEST_F(NbdTransmission, StructuredReadIsOneDataChunkWithItsOffset) {
+  open({}, {}, true);
+  s().receive(request(kCmdFlagDf, kCmdRead, 77, 8192, 100));
+  auto req = s().next_request();
+  ASSERT_TRUE(req);
+  req->data = pattern(100, 3);
+  s().complete(std::move(*req), 0);
+  Reader r(out());
+  const Chunk c = read_chunk(r);
+  EXPECT_EQ(c.flags, kReplyFlagDone);
+  EXPECT_EQ(c.type, kReplyTypeOffsetData);
+  EXPECT_EQ(c.cookie, 77u);
+  ASSERT_EQ(c.payload.size(), 108u);
+  Reader p(c.payload);
+  EXPECT_EQ(p.u64(), 8192u);
+  EXPECT_EQ(p.take(100), pattern(100, 3));
+  EXPECT_EQ(r.left(), 0u);
+}
+
+TEST_F(NbdTransmission, StructuredErrorsCarryAMessage) {
+  ExportInfo e;
+  e.name = "r0";
+  e.read_only = true;
+  open(e, {}, true);
+  s().receive(concat({request(0, kCmdWrite, 1, 0, 4), pattern(4, 0)}));
+  Reader r(out());
+  const Chunk c = read_chunk(r);
+  EXPECT_EQ(c.type, kReplyTypeError);
+  EXPECT_EQ(c.flags, kReplyFlagDone);
+  EXPECT_EQ(c.cookie, 1u);
+  Reader p(c.payload);
+  EXPECT_EQ(p.u32(), kErrPerm);
+  const uint16_t length = p.u16();
+  EXPECT_EQ(p.take(length), text("export 'r0' is read-only"));
+  EXPECT_EQ(p.left(), 0u);
+
+  s().receive(request(0, kCmdRead, 2, 0, 16));
+  auto req = s().next_request();
+  ASSERT_TRUE(req);
+  s().complete(std::move(*req), EIO);
+  Reader r2(out());
+  const Chunk failed = read_chunk(r2);
+  EXPECT_EQ(failed.type, kReplyTypeError);
+  EXPECT_EQ(failed.cookie, 2u);
+  Reader p2(failed.payload);
+  EXPECT_EQ(p2.u32(), kErrIo);
+  EXPECT_GT(p2.u16(), 0u);
+}
+
+TEST_F(NbdTransmission, StructuredZeroLengthReadIsANoneChunkAndFlushIsASimpleReply) {
+  open({}, {}, true);
+  s().receive(request(0, kCmdRead, 5, 0, 0));
+  Reader r(out());
+  const Chunk c = read_chunk(r);
+  EXPECT_EQ(c.type, kReplyTypeNone);
+  EXPECT_EQ(c.flags, kReplyFlagDone);
+  EXPECT_TRUE(c.payload.empty());
+  s().receive(request(0, kCmdFlush, 6, 0, 0));
+  auto req = s().next_request();
+  ASSERT_TRUE(req);
+  s().complete(std::move(*req), 0);
+  Reader r2(out());
+  const SimpleReply rep = read_simple_reply(r2);
+  EXPECT_EQ(rep.cookie, 6u);
+  EXPECT_EQ(rep.error, 0u);
+}
+
+TEST_F(NbdTransmission, DontFragmentIsRefusedWithoutStructuredReplies) {
+  open();
+  EXPECT_EQ(immediate_error(request(kCmdFlagDf, kCmdRead, 1, 0, 512), 1), kErrInval);
 }
 
 }  // namespace

@@ -137,4 +137,21 @@ inline SimpleReply read_simple_reply(Reader& r) {
   return out;
 }
 
+struct Chunk {
+  uint16_t flags = 0;
+  uint16_t type = 0;
+  uint64_t cookie = 0;
+  Bytes payload;
+};
+
+inline Chunk read_chunk(Reader& r) {
+  EXPECT_EQ(r.u32(), 0x668e33efu);
+  Chunk c;
+  c.flags = r.u16();
+  c.type = r.u16();
+  c.cookie = r.u64();
+  c.payload = r.take(r.u32());
+  return c;
+}
+
 }  // namespace tandem::nbd::test
