@@ -17,9 +17,11 @@ void RangeSet::insert(uint64_t offset, uint64_t length) {
   while (it != ranges_.end() && it->first <= end) {
     start = std::min(start, it->first);
     end = std::max(end, it->second);
+    total_ -= it->second - it->first;
     it = ranges_.erase(it);
   }
   ranges_.emplace(start, end);
+  total_ += end - start;
 }
 
 void RangeSet::erase(uint64_t offset, uint64_t length) {
@@ -36,9 +38,14 @@ void RangeSet::erase(uint64_t offset, uint64_t length) {
       continue;
     }
     it = ranges_.erase(it);
-    if (s < start) ranges_.emplace(s, start);
+    total_ -= e - s;
+    if (s < start) {
+      ranges_.emplace(s, start);
+      total_ += start - s;
+    }
     if (e > end) {
       ranges_.emplace(end, e);
+      total_ += e - end;
       break;
     }
   }
@@ -56,12 +63,6 @@ bool RangeSet::intersects(uint64_t offset, uint64_t length) const {
   if (it == ranges_.begin()) return false;
   --it;
   return it->second > offset;
-}
-
-uint64_t RangeSet::total_bytes() const {
-  uint64_t total = 0;
-  for (const auto& [s, e] : ranges_) total += e - s;
-  return total;
 }
 
 }  // namespace tandem::core

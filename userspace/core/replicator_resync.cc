@@ -98,15 +98,15 @@ void Replicator::pump_resync() {
     chunks_.insert(std::move(c));
     ++live;
   }
-  for (uint64_t id : chunks_.ids()) {
-    ResyncChunk* c = chunks_.find(id);
-    if (c->stage != ChunkStage::kBlocked || c->abandoned || !chunk_may_start(*c)) continue;
-    c->data = take_buffer(c->length);
-    c->stage = ChunkStage::kReading;
-    c->redo = false;
-    submit_io(IoOwner::kResyncRead, id, LocalIoKind::kRead, c->offset, c->length, c->data.data(),
+  // submit_io only adds to ios_, so iterating chunks_ in place is safe.
+  chunks_.for_each([&](uint64_t id, ResyncChunk& c) {
+    if (c.stage != ChunkStage::kBlocked || c.abandoned || !chunk_may_start(c)) return;
+    c.data = take_buffer(c.length);
+    c.stage = ChunkStage::kReading;
+    c.redo = false;
+    submit_io(IoOwner::kResyncRead, id, LocalIoKind::kRead, c.offset, c.length, c.data.data(),
               false);
-  }
+  });
 }
 
 void Replicator::on_resync_read_done(uint64_t chunk_id, int error) {

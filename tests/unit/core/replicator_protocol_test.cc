@@ -236,7 +236,8 @@ TEST(ReplicatorProtocol, RandomWorkloadKeepsReplicasIdenticalInEveryProtocol) {
         if (rng() % 10 == 0) {
           h.a().flush();
         } else {
-          h.a().write_pattern(off, len, static_cast<uint8_t>(static_cast<uint64_t>(op) + seed), rng() % 4 == 0);
+          h.a().write_pattern(off, len, static_cast<uint8_t>(static_cast<uint64_t>(op) + seed),
+                              rng() % 4 == 0);
         }
         for (uint64_t s = rng() % 6; s > 0; --s) h.step();
       }
