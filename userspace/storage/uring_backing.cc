@@ -19,6 +19,13 @@ std::string errno_text(int err) {
   return std::strerror(err);
 }
 
+std::string open_failure(const std::string& path, int err, const char* how) {
+  std::string m = "cannot open " + path + how + ": " + errno_text(err);
+  if (err == EBUSY) m += " (mounted or in use by another program)";
+  if (err == EACCES || err == EPERM) m += " (run as root or fix the permissions)";
+  return m;
+}
+
 // The O_DIRECT alignment of a regular file, from statx (Linux 6.1+); 4 KiB,
 // which every file system accepts, when the kernel does not say.
 uint32_t file_dio_alignment(int fd) {
@@ -56,8 +63,9 @@ Result<std::unique_ptr<UringBacking>> UringBacking::open(const std::string& path
            path.c_str(), errno_text(errno).c_str());
     } else {
       const int err = errno;
-      return make_error("cannot open " + path + " with O_DIRECT: " + errno_text(err) +
-                            (err == EINVAL ? " (the file system does not support direct I/O)" : ""),
+      return make_error(err == EINVAL ? open_failure(path, err, " with O_DIRECT") +
+                                            " (the file system does not support direct I/O)"
+                                      : open_failure(path, err, ""),
                         err);
     }
   }
@@ -65,9 +73,7 @@ Result<std::unique_ptr<UringBacking>> UringBacking::open(const std::string& path
     dev->fd_ = ::open(path.c_str(), access | O_CLOEXEC);
     if (dev->fd_ < 0) {
       const int err = errno;
-      return make_error("cannot open " + path + ": " + errno_text(err) +
-                            (err == EBUSY ? " (mounted or in use by another program)" : ""),
-                        err);
+      return make_error(open_failure(path, err, ""), err);
     }
   }
 
