@@ -1,4 +1,5 @@
 #include "nbd/connection.h"
+#include "nbd/protocol.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -110,7 +111,7 @@ bool NbdConnection::read_socket() {
     return true;  // replies may still be owed to a half-closed client
   }
   if (errno == EAGAIN || errno == EINTR) return true;
-  session_.shutdown(std::string("receive failed: ") + std::strerror(errno));
+  session_.shutdown(std::string("receive failed: ") + errno_text(errno));
   return false;
 }
 
@@ -132,7 +133,7 @@ bool NbdConnection::write_socket() {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) return true;
-      session_.shutdown(std::string("send failed: ") + std::strerror(errno));
+      session_.shutdown(std::string("send failed: ") + errno_text(errno));
       return false;
     }
     size_t sent = static_cast<size_t>(n);
@@ -177,7 +178,7 @@ void NbdConnection::run() {
     fds[1].events = POLLIN;
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      session_.shutdown(std::string("poll failed: ") + std::strerror(errno));
+      session_.shutdown(std::string("poll failed: ") + errno_text(errno));
       break;
     }
     if (fds[1].revents & POLLIN) {

@@ -1,4 +1,5 @@
 #include "nbd/file_volume.h"
+#include "nbd/protocol.h"
 
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -37,13 +38,13 @@ Result<std::unique_ptr<FileVolume>> FileVolume::open(const std::string& path, Op
     if (!options.read_only && (err == EACCES || err == EROFS)) {
       hint = "; use --read-only to export it without write access";
     }
-    return make_error("cannot open " + path + ": " + std::strerror(err) + hint, err);
+    return make_error("cannot open " + path + ": " + errno_text(err) + hint, err);
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     const int err = errno;
     ::close(fd);
-    return make_error("cannot stat " + path + ": " + std::strerror(err), err);
+    return make_error("cannot stat " + path + ": " + errno_text(err), err);
   }
   uint64_t size = 0;
   bool block_device = false;
@@ -54,7 +55,7 @@ Result<std::unique_ptr<FileVolume>> FileVolume::open(const std::string& path, Op
     if (::ioctl(fd, BLKGETSIZE64, &size) != 0) {
       const int err = errno;
       ::close(fd);
-      return make_error("cannot read the size of block device " + path + ": " + std::strerror(err),
+      return make_error("cannot read the size of block device " + path + ": " + errno_text(err),
                         err);
     }
   } else {
@@ -184,7 +185,7 @@ int FileVolume::write_zero_bytes(uint64_t offset, uint64_t length) {
 int FileVolume::sync() {
   if (::fdatasync(fd_) != 0) {
     const int err = errno;
-    NBD_LOG(LOG_ERR, "nbd: fdatasync of %s failed: %s", path_.c_str(), std::strerror(err));
+    NBD_LOG(LOG_ERR, "nbd: fdatasync of %s failed: %s", path_.c_str(), errno_text(err).c_str());
     return err;
   }
   return 0;
@@ -192,7 +193,7 @@ int FileVolume::sync() {
 
 int FileVolume::fail(const BlockRequest& r, const char* what, int err) {
   NBD_LOG(LOG_ERR, "nbd: %s of %" PRIu32 " bytes at offset %" PRIu64 " on %s failed: %s", what,
-          r.length, r.offset, path_.c_str(), std::strerror(err));
+          r.length, r.offset, path_.c_str(), errno_text(err).c_str());
   return err;
 }
 

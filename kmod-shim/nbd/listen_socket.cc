@@ -1,4 +1,5 @@
 #include "nbd/listen_socket.h"
+#include "nbd/protocol.h"
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -87,12 +88,12 @@ Result<int> listen_unix(const std::string& path) {
     ::unlink(path.c_str());  // left behind by a server that is gone
   }
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return make_error(std::string("socket(AF_UNIX): ") + std::strerror(errno), errno);
+  if (fd < 0) return make_error(std::string("socket(AF_UNIX): ") + errno_text(errno), errno);
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0 ||
       ::listen(fd, kBacklog) != 0) {
     const int err = errno;
     ::close(fd);
-    return make_error("cannot listen on unix socket " + path + ": " + std::strerror(err), err);
+    return make_error("cannot listen on unix socket " + path + ": " + errno_text(err), err);
   }
   return fd;
 }
@@ -127,7 +128,7 @@ Result<int> listen_tcp(const TcpAddress& address) {
   }
   ::freeaddrinfo(found);
   if (fd < 0) {
-    return make_error("cannot listen on TCP " + shown + ": " + std::strerror(last_err), last_err);
+    return make_error("cannot listen on TCP " + shown + ": " + errno_text(last_err), last_err);
   }
   return fd;
 }

@@ -1,6 +1,7 @@
 #include "nbd/protocol.h"
 
 #include <cerrno>
+#include <cstring>
 
 namespace tandem::nbd {
 
@@ -31,6 +32,11 @@ uint32_t to_wire_error(int err) {
       // failure as far as the client can act on it.
       return kErrIo;
   }
+}
+
+std::string errno_text(int err) {
+  const char* text = ::strerrordesc_np(err);
+  return text != nullptr ? text : "error " + std::to_string(err);
 }
 
 const char* command_name(uint16_t type) {

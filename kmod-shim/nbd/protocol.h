@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace tandem::nbd {
 
@@ -101,6 +102,9 @@ inline constexpr uint32_t kMaxPayloadBytes = 32u << 20;  // read/write length (3
 uint32_t to_wire_error(int err);
 
 const char* command_name(uint16_t type);
+
+// Text of an errno, safe to call from any thread (strerror is not).
+std::string errno_text(int err);
 const char* option_name(uint32_t option);
 
 }  // namespace tandem::nbd

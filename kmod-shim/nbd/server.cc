@@ -1,4 +1,5 @@
 #include "nbd/server.h"
+#include "nbd/protocol.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -86,7 +87,7 @@ void NbdServer::run() {
     // The timeout only paces the reaping of finished connection threads.
     const int rc = ::poll(fds.data(), fds.size(), 1000);
     if (rc < 0 && errno != EINTR) {
-      NBD_LOG(LOG_ERR, "nbd: poll on listening sockets failed: %s", std::strerror(errno));
+      NBD_LOG(LOG_ERR, "nbd: poll on listening sockets failed: %s", errno_text(errno).c_str());
       break;
     }
     if (fds[0].revents & POLLIN) break;
@@ -106,7 +107,7 @@ void NbdServer::accept_from(const Listener& listener) {
   if (fd < 0) {
     if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
       NBD_LOG(LOG_WARNING, "nbd: accept on %s failed: %s", listener.label.c_str(),
-              std::strerror(errno));
+              errno_text(errno).c_str());
     }
     return;
   }

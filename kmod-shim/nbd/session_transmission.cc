@@ -121,7 +121,8 @@ void NbdSession::on_request(const RequestHeader& h, std::vector<std::byte> paylo
     default:
       NBD_LOG(LOG_DEBUG, "nbd: %s sent unsupported command %u; replying EINVAL", peer_.c_str(),
               unsigned{h.type});
-      send_reply(h.cookie, false, 0, kErrInval, "unsupported command");
+      send_reply(h.cookie, false, 0, kErrInval,
+                 "command " + std::to_string(h.type) + " is not supported by this server");
       return;
   }
 
@@ -183,8 +184,7 @@ void NbdSession::complete(BlockRequest request, int error) {
   uint32_t wire_error = to_wire_error(error);
   std::string message;
   if (wire_error != 0) {
-    message =
-        std::string(block_op_name(info.op)) + " failed on the volume: " + std::strerror(error);
+    message = std::string(block_op_name(info.op)) + " failed on the volume: " + errno_text(error);
   }
   std::vector<std::byte> data;
   if (info.op == BlockOp::kRead && wire_error == 0) {
