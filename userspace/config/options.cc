@@ -214,11 +214,10 @@ struct SyncerAlias {
   SectionKind section;
   std::string_view new_name;
 };
-constexpr std::array<SyncerAlias, 17> kSyncer{{
+// Exactly the keywords drbdadm 8.4 accepts in syncer { }.
+constexpr std::array<SyncerAlias, 12> kSyncer{{
     {"rate", S::kDisk, "resync-rate"},
-    {"resync-rate", S::kDisk, "resync-rate"},
     {"after", S::kDisk, "resync-after"},
-    {"resync-after", S::kDisk, "resync-after"},
     {"al-extents", S::kDisk, "al-extents"},
     {"c-plan-ahead", S::kDisk, "c-plan-ahead"},
     {"c-fill-target", S::kDisk, "c-fill-target"},
@@ -227,11 +226,8 @@ constexpr std::array<SyncerAlias, 17> kSyncer{{
     {"c-min-rate", S::kDisk, "c-min-rate"},
     {"verify-alg", S::kNet, "verify-alg"},
     {"csums-alg", S::kNet, "csums-alg"},
-    {"data-integrity-alg", S::kNet, "data-integrity-alg"},
     {"cpu-mask", S::kOptions, "cpu-mask"},
     {"on-no-data-accessible", S::kOptions, "on-no-data-accessible"},
-    {"fencing", S::kDisk, "fencing"},
-    {"on-io-error", S::kDisk, "on-io-error"},
 }};
 
 constexpr std::array<std::string_view, 27> kUnimplemented{"max-epoch-size",

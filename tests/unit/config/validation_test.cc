@@ -36,6 +36,14 @@ TEST(Validation, OptionInWrongSectionSaysWhereItBelongs) {
               HasSubstr("'al-extents' belongs in a disk { } section"));
 }
 
+TEST(Validation, SyncerTakesOnlyItsOwnKeywords) {
+  EXPECT_THAT(
+      load_error(resource_with("  syncer { fencing resource-only; }")),
+      HasSubstr("unknown option 'fencing' in syncer { }; it belongs in a disk { } section"));
+  EXPECT_THAT(load_error(resource_with("  syncer { rte 10M; }")),
+              HasSubstr("did you mean 'rate'?"));
+}
+
 TEST(Validation, UnimplementedDrbdOptionIsNamed) {
   EXPECT_THAT(load_error(resource_with("  net { max-epoch-size 100; }")),
               HasSubstr("'max-epoch-size' is a DRBD option tandem does not implement"));
