@@ -1,6 +1,13 @@
 #include "fence/fence_node.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "common/log.h"
@@ -9,9 +16,57 @@
 
 namespace tandem::fence {
 
+namespace {
+
+// An exclusive flock on LOCK_DIR/VICTIM.lock, released on destruction.
+class VictimLock {
+ public:
+  VictimLock() = default;
+  VictimLock(const VictimLock&) = delete;
+  VictimLock& operator=(const VictimLock&) = delete;
+  ~VictimLock() {
+    if (fd_ >= 0) close(fd_);  // closing releases the lock
+  }
+
+  Result<void> acquire(const std::string& dir, const std::string& victim) {
+    if (auto r = check_node_name(victim); !r) return r;
+    std::string partial;
+    for (std::size_t pos = 1; pos != std::string::npos;) {
+      pos = dir.find('/', pos + 1);
+      partial = dir.substr(0, pos);
+      if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+        return make_error("cannot create lock directory " + partial + ": " + std::strerror(errno));
+      }
+    }
+    const std::string path = dir + "/" + victim + ".lock";
+    fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) return make_error("cannot open lock " + path + ": " + std::strerror(errno));
+    while (flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) return make_error("cannot lock " + path + ": " + std::strerror(errno));
+    }
+    return {};
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace
+
+const proto::FenceEvent* recent_success(const std::vector<proto::FenceEvent>& history,
+                                        const std::string& victim, std::int64_t since_unix_ms) {
+  for (auto it = history.rbegin(); it != history.rend(); ++it) {
+    if (it->victim() == victim && it->success() && it->finished_unix_ms() >= since_unix_ms) {
+      return &*it;
+    }
+  }
+  return nullptr;
+}
+
 FenceRuntime FenceRuntime::real(std::string history_path) {
   FenceRuntime r;
   r.history_path = std::move(history_path);
+  r.lock_dir = default_manual_run_dir();
   r.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
   r.now_unix_ms = [] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -56,6 +111,30 @@ Result<FenceResult> fence_node(const cluster::ClusterConf& conf, const FenceRequ
     TLOG(LOG_INFO, "node %s: waiting post_fail_delay %u s before fencing", request.victim.c_str(),
          plan->post_fail_delay);
     runtime.sleep(std::chrono::seconds(plan->post_fail_delay));
+  }
+  VictimLock lock;
+  if (!runtime.lock_dir.empty()) {
+    // Fencing must never be blocked by a lock problem: go on without it.
+    if (auto r = lock.acquire(runtime.lock_dir, plan->victim); !r) {
+      TLOG(LOG_WARNING, "node %s: fencing without serialisation: %s", plan->victim.c_str(),
+           r.error().message.c_str());
+    } else if (!runtime.history_path.empty()) {
+      auto history = read_history(runtime.history_path);
+      const proto::FenceEvent* done =
+          history ? recent_success(history->events, plan->victim, started) : nullptr;
+      if (done != nullptr) {
+        FenceResult result;
+        result.success = true;
+        result.already_fenced = true;
+        result.method = done->method();
+        result.event = *done;
+        result.message = "node " + plan->victim + " was fenced by method " + done->method() +
+                         " (requested by " + done->requester() +
+                         ") while this request waited; not fencing it again";
+        TLOG(LOG_NOTICE, "%s", result.message.c_str());
+        return result;
+      }
+    }
   }
   FenceSequence sequence(std::move(*plan));
   while (const DeviceInvocation* device = sequence.next()) {

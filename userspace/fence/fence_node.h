@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "cluster/cluster_conf.h"
 #include "common/result.h"
@@ -27,17 +28,24 @@ struct FenceRequest {
 struct FenceRuntime {
   AgentSearchPath search_path;
   std::string history_path;  // empty: no history is written
+  // Directory for one lock file per victim (empty: no locking). Requests
+  // for the same victim run one after the other; a request that waited
+  // while another one fenced the node succeeds without fencing it again
+  // (two replicated resources losing the same peer must not reboot it twice).
+  std::string lock_dir;
   std::function<void(std::chrono::milliseconds)> sleep;
   std::function<std::int64_t()> now_unix_ms;
   // Runs one agent; tests may replace it. Defaults to run_agent_process.
   std::function<AgentOutcome(const DeviceInvocation&)> run_agent;
+  // Locks in default_manual_run_dir().
   static FenceRuntime real(std::string history_path);
 };
 
 struct FenceResult {
   bool success = false;
-  std::string method;   // the method that fenced the node
-  std::string message;  // one line for the administrator
+  bool already_fenced = false;  // another request fenced the node while this one waited
+  std::string method;           // the method that fenced the node
+  std::string message;          // one line for the administrator
   proto::FenceEvent event;
   std::string history_problem;  // non-empty when the history could not be written
 };
@@ -47,6 +55,11 @@ struct FenceResult {
 // with success == false, and is recorded in the history like a success.
 Result<FenceResult> fence_node(const cluster::ClusterConf& conf, const FenceRequest& request,
                                const FenceRuntime& runtime);
+
+// A successful fencing of `victim` that finished at or after `since_unix_ms`
+// in `history`, if any (pure).
+const proto::FenceEvent* recent_success(const std::vector<proto::FenceEvent>& history,
+                                        const std::string& victim, std::int64_t since_unix_ms);
 
 // Builds the history record from a finished sequence (pure).
 proto::FenceEvent make_fence_event(const FenceSequence& sequence, const FenceRequest& request,

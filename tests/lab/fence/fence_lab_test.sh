@@ -55,6 +55,7 @@ n=\$(ls "$work/calls" | wc -l)
 cat > "$work/calls/\$(printf %03d \$n)-\$name"
 echo "\$name" >> "$work/order"
 [ -e "$work/\$name.hang" ] && exec sleep 600
+[ -e "$work/\$name.slow" ] && sleep 1
 echo "\$name was asked to fence" >&2
 exit \$(cat "$work/\$name.rc" 2>/dev/null || echo 0)
 SCRIPT
@@ -63,7 +64,10 @@ SCRIPT
 for a in fence_fake_ipmi fence_fake_psu fence_fake_psu2; do make_fake_agent "$a"; done
 ln -s "$manual" "$agents/fence_tandem_manual"
 
-reset_calls() { rm -rf "$work/calls" "$work/order" "$work"/*.rc "$work"/*.hang; mkdir -p "$work/calls"; }
+reset_calls() {
+  rm -rf "$work/calls" "$work/order" "$work"/*.rc "$work"/*.hang "$work"/*.slow
+  mkdir -p "$work/calls"
+}
 
 write_conf() {  # write_conf POST_FAIL_DELAY
   cat >"$work/cluster.conf" <<CONF
@@ -204,6 +208,23 @@ for line in ipaddr=10.0.0.2 login=override passwd=ipmipass2 nodename=mail02 acti
 done
 if grep -q agent_timeout "$work/calls/$stdin_file"; then fail "agent_timeout passed to agent"; else pass "agent_timeout not passed"; fi
 [[ "$(cat "$work/order")" == "fence_fake_ipmi" ]] && pass "only method 1 ran" || fail "ran: $(cat "$work/order")"
+
+echo "=== two resources losing the same peer at once fence it once"
+reset_calls
+touch "$work/fence_fake_ipmi.slow"
+DRBD_RESOURCE=r0 DRBD_PEER=mail02 "$peer" >"$work/peer0.out" 2>&1 &
+p0=$!
+DRBD_RESOURCE=r1 DRBD_PEER=mail02 "$peer" >"$work/peer1.out" 2>&1 &
+p1=$!
+bg_pids+=("$p0" "$p1")
+wait "$p0"
+expect_rc 7 $? "fence-peer for r0"
+wait "$p1"
+expect_rc 7 $? "fence-peer for r1"
+[[ "$(wc -l <"$work/order")" == 1 ]] && pass "the peer was fenced once" ||
+  fail "agents ran $(wc -l <"$work/order") times"
+cat "$work/peer0.out" "$work/peer1.out" >"$work/peer.out"
+expect_grep "while this request waited; not fencing it again" "$work/peer.out" "second request reports the first one's fencing"
 
 echo "=== tandem-fence-peer: method 1 fails, all devices of method 2 run"
 reset_calls

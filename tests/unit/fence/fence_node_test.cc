@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <map>
+#include <thread>
 
 #include "cluster/cluster_conf.h"
 #include "fence/fence_history.h"
@@ -117,6 +120,67 @@ TEST_F(FenceNodeTest, UnwritableHistoryIsReportedButFencingStillCounts) {
   ASSERT_TRUE(r);
   EXPECT_TRUE(r->success);
   EXPECT_FALSE(r->history_problem.empty());
+}
+
+TEST_F(FenceNodeTest, ConcurrentRequestsForOneVictimFenceItOnce) {
+  std::atomic<int> runs{0};
+  runtime_.lock_dir = dir_ + "/locks";
+  runtime_.now_unix_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  runtime_.run_agent = [&runs](const DeviceInvocation&) {
+    ++runs;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return AgentOutcome{0, false, ""};
+  };
+  Result<FenceResult> a = make_error("not run");
+  Result<FenceResult> b = make_error("not run");
+  std::thread ta([&] {
+    a = fence_node(conf_, FenceRequest{"mail01", "r0", "reboot", false}, runtime_);
+  });
+  std::thread tb([&] {
+    b = fence_node(conf_, FenceRequest{"mail01", "r1", "reboot", false}, runtime_);
+  });
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(a->success);
+  EXPECT_TRUE(b->success);
+  EXPECT_EQ(runs.load(), 1);
+  EXPECT_NE(a->already_fenced, b->already_fenced);
+  auto h = read_history(runtime_.history_path);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->events.size(), 1u);
+
+  // A later request fences again: the earlier success is older than it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto c = fence_node(conf_, FenceRequest{"mail01", "r2", "reboot", false}, runtime_);
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->already_fenced);
+  EXPECT_EQ(runs.load(), 2);
+}
+
+TEST(RecentSuccess, OnlySuccessesOfTheVictimSinceTheGivenTime) {
+  std::vector<proto::FenceEvent> h(4);
+  h[0].set_victim("mail01");
+  h[0].set_success(true);
+  h[0].set_finished_unix_ms(100);
+  h[1].set_victim("mail01");
+  h[1].set_success(false);
+  h[1].set_finished_unix_ms(300);
+  h[2].set_victim("mail02");
+  h[2].set_success(true);
+  h[2].set_finished_unix_ms(400);
+  h[3].set_victim("mail01");
+  h[3].set_success(true);
+  h[3].set_finished_unix_ms(250);
+  EXPECT_EQ(recent_success(h, "mail01", 200), &h[3]);
+  EXPECT_EQ(recent_success(h, "mail01", 260), nullptr);
+  EXPECT_EQ(recent_success(h, "mail02", 0), &h[2]);
+  EXPECT_EQ(recent_success(h, "mail03", 0), nullptr);
 }
 
 }  // namespace
