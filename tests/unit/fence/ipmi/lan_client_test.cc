@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <thread>
 
 #include "fake_bmc.h"
@@ -134,14 +133,12 @@ TEST(LanClient, ClosedPortFailsAfterTheRetries) {
     UdpBmc probe({});  // find a free port, then close it
     port = probe.port();
   }
-  const auto start = std::chrono::steady_clock::now();
   auto client = LanClient::connect({"127.0.0.1", port}, options());
-  const auto elapsed = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(client.ok());
   EXPECT_NE(client.error().message.find("after 3 attempts"), std::string::npos)
       << client.error().message;
   EXPECT_NE(client.error().message.find("127.0.0.1:" + std::to_string(port)), std::string::npos);
-  EXPECT_LT(elapsed, std::chrono::seconds(5));
+  EXPECT_NE(client.error().message.find("port unreachable"), std::string::npos);
 }
 
 TEST(LanClient, UnresolvableHostNamesTheOption) {
