@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -207,6 +208,26 @@ TEST_F(RunAgentTest, PasswordIsScrubbedFromArgvAndRedactedFromErrors) {
 
   EXPECT_EQ(run_args({"--ip", "h", "--password=hunter33", "-o", "status"}), 1);
   EXPECT_EQ(std::string(argv_[3]), "--password=********");
+}
+
+TEST_F(RunAgentTest, DebugFileLogsOptionsAndErrorsWithoutThePassword) {
+  char path[] = "/tmp/tandem-agent-debug-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  runtime_.init_logging = true;
+  agent_.unreachable = true;
+  agent_.error_text = "BMC rejected password pw-in-log-1";
+  EXPECT_EQ(run_args({"--ip", "h", "-o", "status", "--password", "pw-in-log-1", "-D", path}), 1);
+  std::FILE* f = std::fopen(path, "r");
+  ASSERT_NE(f, nullptr);
+  const std::string log = slurp(f);
+  std::fclose(f);
+  unlink(path);
+  EXPECT_NE(log.find("option ip=h"), std::string::npos) << log;
+  EXPECT_NE(log.find("option password=[redacted]"), std::string::npos) << log;
+  EXPECT_NE(log.find("BMC rejected password [redacted]"), std::string::npos) << log;
+  EXPECT_EQ(log.find("pw-in-log-1"), std::string::npos) << log;
 }
 
 TEST_F(RunAgentTest, PasswordScriptOutputBecomesThePasswordAndASecret) {
