@@ -177,6 +177,18 @@ expect_rc 0 $? "fence_tandem_manual after the acknowledgement"
 [[ ! -e "$work/run/mail02.request" && ! -e "$work/run/mail02.ack" ]] && pass "run files cleaned up" ||
   fail "run files left: $(ls "$work/run")"
 
+echo "=== fence_tandem_manual called the way Pacemaker calls it"
+printf 'action=reboot\nport=mail01\nnodename=mail01\npcmk_host_list=mail01\nplug=mail01\n' |
+  "$manual" >"$work/manual.out" 2>&1 &
+mpid=$!
+bg_pids+=("$mpid")
+if wait_for_file "$work/run/mail01.request" 10; then pass "reboot request recorded"; else fail "no request for mail01"; fi
+"$adm" fence-ack --yes mail01 >/dev/null 2>&1
+expect_rc 0 $? "fence-ack --yes mail01"
+wait "$mpid"
+expect_rc 0 $? "fence_tandem_manual reboot after acknowledgement"
+expect_grep "Success: Rebooted" "$work/manual.out" "reboot reported"
+
 echo "=== fence_tandem_manual times out without an acknowledgement"
 start=$SECONDS
 "$manual" --plug mail02 -o off --ack-timeout 1 --run-dir "$work/run2" >"$work/manual.out" 2>&1
