@@ -185,10 +185,13 @@ expect_eq "ipmitool and agent agree" "$(ipmitool_admin chassis power status)" "C
 
 # --- wrong password ------------------------------------------------------------
 : >"$work/history"
-run "wrong password" 1 --username admin --password Wr0ngGuess --action off --power-timeout 3
+run "wrong password" 1 --username admin --password Wr0ngGuess --action off --power-timeout 3 \
+  --verbose --debug-file "$work/agent-debug.log"
 expect_contains "wrong password message" "$out" "authentication failed"
 expect_lacks "wrong password message" "$out" "Wr0ngGuess"
 expect_lacks "wrong password message" "$out" "s3cret-pw"
+expect_contains "debug log" "$(cat "$work/agent-debug.log")" "authentication failed"
+expect_lacks "debug log" "$(cat "$work/agent-debug.log")" "Wr0ngGuess"
 run "wrong password, IPMI 1.5" 1 --username admin --password Wr0ngGuess --action status \
   --lanplus=0 --ipmi-timeout 0.3 --ipmi-retries 2
 expect_lacks "1.5 wrong password message" "$out" "Wr0ngGuess"
