@@ -120,7 +120,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tandem-nbd-serve: %s\n", volume.error().message.c_str());
     return kExitFailure;
   }
-  int rc = 0;
   {
     NbdServer server({ServedExport{args.name, (*volume)->describe(), volume->get()}});
     std::string where;
@@ -163,5 +162,5 @@ int main(int argc, char** argv) {
     g_server = nullptr;
   }
   tandem::log::shutdown();
-  return rc;
+  return 0;
 }

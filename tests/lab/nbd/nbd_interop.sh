@@ -151,4 +151,14 @@ grep -q "NBD_CMD_DISC" "$work/rw.log" || fail "no clean disconnect logged"
 if grep -q "closing connection" "$work/rw.log" "$work/ro.log"; then
   fail "a client was disconnected for a protocol violation"
 fi
+step "servers stop cleanly on SIGTERM and remove their sockets"
+for pid in "${pids[@]}"; do kill -TERM "$pid"; done
+for pid in "${pids[@]}"; do
+  wait "$pid" || fail "tandem-nbd-serve (pid $pid) exited with status $?"
+done
+pids=()
+[[ ! -e "$sock" && ! -e "$ro_sock" ]] || fail "a unix socket was left behind"
+if grep -l "Sanitizer\|runtime error" "$work"/*.log; then
+  fail "a sanitizer reported a problem"
+fi
 echo "PASS: nbd interop"
