@@ -467,30 +467,29 @@ void Replicator::connection_cleanup() {
   // Writes the peer has not confirmed: completed locally, remembered as out
   // of sync. With protocol C this is the "peer declared gone" case.
   for (uint64_t id : writes_.ids()) {
-    AppWrite* w = writes_.find(id);
-    if (w->sent && !w->write_acked && !w->peer_gone) {
-      w->peer_gone = true;
-      mark_out_of_sync(w->offset, w->length);
+    AppWrite& w = writes_.at(id);
+    if (w.sent && !w.write_acked && !w.peer_gone) {
+      w.peer_gone = true;
+      mark_out_of_sync(w.offset, w.length);
     }
     try_finish_write(id);
   }
   for (uint64_t id : flushes_.ids()) {
-    AppFlush* f = flushes_.find(id);
-    if (f->sent && !f->barrier_acked) f->peer_gone = true;
+    AppFlush& f = flushes_.at(id);
+    if (f.sent && !f.barrier_acked) f.peer_gone = true;
     try_finish_flush(id);
   }
   for (uint64_t id : reads_.ids()) {
-    AppRead* r = reads_.find(id);
-    if (!r->via_peer) continue;
-    start_read(id, *r);  // locally if possible, else EIO
+    if (!reads_.at(id).via_peer) continue;
+    start_read(id);  // locally if possible, else EIO
   }
   // Received frames not yet on our disk are dropped: the peer marks them
   // out of sync because it never gets their acknowledgement. Those already
   // submitted finish without an acknowledgement.
   for (uint64_t id : received_.ids()) {
-    Received* item = received_.find(id);
-    if (!item->submitted) {
-      retire_buffer(std::move(item->data));
+    Received& item = received_.at(id);
+    if (!item.submitted) {
+      retire_buffer(std::move(item.data));
       received_.erase(id);
     }
   }

@@ -15,6 +15,7 @@
 #include <deque>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -172,7 +173,11 @@ class Replicator {
   };
 
   // ---- helpers: state
-  void emit(Action action) { actions_.push_back(std::move(action)); }
+  // Constructs the action in place (no temporary variant to move).
+  template <typename T>
+  void emit(T&& action) {
+    actions_.emplace_back(std::in_place_type<std::decay_t<T>>, std::forward<T>(action));
+  }
   void note_state();
   void begin_event();
   void set_disk(DiskState d);
@@ -215,7 +220,7 @@ class Replicator {
   void issue_write(uint64_t id, AppWrite& w);
   void try_finish_write(uint64_t id);
   void try_finish_flush(uint64_t id);
-  void start_read(uint64_t id, AppRead& r);
+  void start_read(uint64_t id);
   void on_write_ack(const net::Frame& frame, bool recv_ack_only);
   void on_barrier_ack(const net::Frame& frame);
   void on_read_reply(net::Frame&& frame);

@@ -190,14 +190,16 @@ void Replicator::submit_read(uint64_t request_id, uint64_t offset, MutableBuffer
   r.offset = offset;
   r.length = dest.length;
   r.dest = dest.data;
-  const uint64_t id = reads_.insert(r);
-  start_read(id, *reads_.find(id));
+  start_read(reads_.insert(r));
   pump();
   note_state();
 }
 
 // Local when our disk is UpToDate, else from an UpToDate peer, else EIO.
-void Replicator::start_read(uint64_t id, AppRead& r) {
+void Replicator::start_read(uint64_t id) {
+  AppRead* found = reads_.find(id);
+  TANDEM_INVARIANT(found != nullptr, "read request lost");
+  AppRead& r = *found;
   if (local_usable() && disk_ == DiskState::kUpToDate) {
     r.via_peer = false;
     submit_io(IoOwner::kAppRead, id, LocalIoKind::kRead, r.offset, r.length, r.dest, false);
@@ -245,20 +247,16 @@ void Replicator::submit_flush(uint64_t request_id) {
   }
   AppFlush f;
   f.request_id = request_id;
+  f.used_local = local;
+  f.local_pending = local;
+  f.sent = peer;
+  f.conn_gen = conn_gen_;
   const uint64_t id = flushes_.insert(f);
-  if (local) {
-    AppFlush* p = flushes_.find(id);
-    p->used_local = true;
-    p->local_pending = true;
-    submit_io(IoOwner::kAppFlush, id, LocalIoKind::kFlush, 0, 0, nullptr, false);
-  }
+  if (local) submit_io(IoOwner::kAppFlush, id, LocalIoKind::kFlush, 0, 0, nullptr, false);
   if (peer) {
     proto::Barrier b;
     b.set_id(id);
     send(net::FrameType::kBarrier, b);
-    AppFlush* p = flushes_.find(id);
-    p->sent = true;
-    p->conn_gen = conn_gen_;
   }
   try_finish_flush(id);
   pump();
@@ -320,7 +318,7 @@ void Replicator::on_io_complete(uint64_t io_id, int error) {
         complete_request(r->request_id, 0);
         reads_.erase(io.owner_id);
       } else {
-        start_read(io.owner_id, *r);  // the disk is Failed now: the peer, or EIO
+        start_read(io.owner_id);  // the disk is Failed now: the peer, or EIO
       }
       break;
     }

@@ -66,15 +66,15 @@ void Replicator::on_peer_write(net::Frame&& frame) {
   // peer has not acknowledged yet. The winner keeps its own data on the
   // overlap; the loser writes the peer's data over its own (after its own
   // disk writes finished, which the ordering rules ensure).
+  // (Checked whatever our role is now: a node demoted with writes still
+  // pending is in the same race.)
   RangeSet pending;
-  if (role_ == Role::kPrimary) {
-    writes_.for_each([&](uint64_t, AppWrite& w) {
-      if (w.sent && !w.write_acked && !w.peer_gone && w.conn_gen == conn_gen_ &&
-          overlaps(w.offset, w.length, item.offset, item.length)) {
-        pending.insert(w.offset, w.length);
-      }
-    });
-  }
+  writes_.for_each([&](uint64_t, AppWrite& w) {
+    if (w.sent && !w.write_acked && !w.peer_gone && w.conn_gen == conn_gen_ &&
+        overlaps(w.offset, w.length, item.offset, item.length)) {
+      pending.insert(w.offset, w.length);
+    }
+  });
   if (!pending.empty()) ++counters_.write_conflicts;
   if (!pending.empty() && winner_on_conflict() && !config_.test_break_conflict_rule) {
     RangeSet keep;

@@ -45,11 +45,11 @@ void Replicator::start_sync_target() {
 void Replicator::abort_sync() {
   if (repl_ == ReplState::kSyncSource) {
     for (uint64_t id : chunks_.ids()) {
-      ResyncChunk* c = chunks_.find(id);
-      if (c->stage == ChunkStage::kReading) {
-        c->abandoned = true;  // erased when its read completes
+      ResyncChunk& c = chunks_.at(id);
+      if (c.stage == ChunkStage::kReading) {
+        c.abandoned = true;  // erased when its read completes
       } else {
-        retire_buffer(std::move(c->data));
+        retire_buffer(std::move(c.data));
         chunks_.erase(id);
       }
     }

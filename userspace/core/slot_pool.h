@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
@@ -38,6 +39,13 @@ class SlotPool {
     Slot& s = slots_[index];
     if (!s.used || s.generation != generation) return nullptr;
     return &s.value;
+  }
+
+  // For ids the caller knows are live (taken from ids() or a checked path).
+  T& at(uint64_t id) {
+    T* p = find(id);
+    if (p == nullptr) std::abort();
+    return *p;
   }
 
   const T* find(uint64_t id) const { return const_cast<SlotPool*>(this)->find(id); }

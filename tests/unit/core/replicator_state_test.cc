@@ -493,6 +493,64 @@ TEST(ReplicatorState, StaleTimersAreIgnored) {
   EXPECT_TRUE(p.h.a().closes.empty());
 }
 
+net::Frame raw_frame(net::FrameType type, std::string message, size_t payload = 0) {
+  net::Frame f;
+  f.header.type = type;
+  f.header.message_bytes = static_cast<uint32_t>(message.size());
+  f.header.payload_bytes = static_cast<uint32_t>(payload);
+  const auto* p = reinterpret_cast<const std::byte*>(message.data());
+  f.message.assign(p, p + message.size());
+  f.payload.assign(payload, std::byte{1});
+  return f;
+}
+
+bool logged(const SimNode& n, const std::string& text) {
+  for (const auto& s : n.state_log) {
+    if (s.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(ReplicatorState, MalformedFrameClosesTheConnectionWithAProtocolError) {
+  Pair p;
+  uptodate_pair(p.h);
+  p.h.a().core().on_frame(raw_frame(net::FrameType::kWrite, "\xff\xff\xff", 512));
+  p.h.drain();
+  ASSERT_FALSE(p.h.a().closes.empty());
+  EXPECT_NE(p.h.a().closes[0].reason.find("resource r0, peer mail02: protocol error"),
+            std::string::npos)
+      << p.h.a().closes[0].reason;
+  EXPECT_TRUE(p.h.a().closes[0].reconnect);
+  EXPECT_TRUE(logged(p.h.a(), "conn Connected -> ProtocolError"));
+  EXPECT_EQ(p.h.a().status().conn, ConnState::kConnecting);
+  // The next connection works normally.
+  p.h.establish();
+  p.h.run_until_quiet();
+  EXPECT_EQ(p.h.a().status().conn, ConnState::kConnected);
+}
+
+TEST(ReplicatorState, AcknowledgementForAnUnknownWriteIsAProtocolError) {
+  Pair p;
+  uptodate_pair(p.h);
+  p.h.a().core().on_frame(raw_frame(net::FrameType::kWriteAck, std::string("\x08\x07", 2)));
+  p.h.drain();
+  ASSERT_FALSE(p.h.a().closes.empty());
+  EXPECT_NE(p.h.a().closes[0].reason.find("WriteAck for unknown write 7"), std::string::npos)
+      << p.h.a().closes[0].reason;
+}
+
+TEST(ReplicatorState, WriteFromASecondaryPeerIsAProtocolError) {
+  Pair p;
+  uptodate_pair(p.h);
+  // id 1, offset 0, epoch 1
+  p.h.b().core().on_frame(
+      raw_frame(net::FrameType::kWrite, std::string("\x08\x01\x10\x00\x18\x01", 6), 512));
+  p.h.drain();
+  ASSERT_FALSE(p.h.b().closes.empty());
+  EXPECT_NE(p.h.b().closes[0].reason.find("not primary"), std::string::npos);
+  EXPECT_TRUE(p.h.b().pending_ios.empty());
+}
+
 TEST(ReplicatorState, ToStringUsesDrbdNames) {
   EXPECT_EQ(to_string(DiskState::kUpToDate), "UpToDate");
   EXPECT_EQ(to_string(DiskState::kDUnknown), "DUnknown");
