@@ -258,7 +258,9 @@ SessionEvent Lan15Session::on_reply(const IpmiResponse& response) {
       return transmit(set_session_privilege_request(config_.privilege), State::kSetPrivilege, true);
     }
     case State::kSetPrivilege:
-      if (cc != 0) return fail(set_session_privilege_error(cc, config_.privilege));
+      if (auto granted = check_privilege_granted(cc, response.data, config_.privilege); !granted) {
+        return fail(granted.error().message);
+      }
       state_ = State::kActive;
       e.kind = SessionEvent::Kind::kEstablished;
       return e;

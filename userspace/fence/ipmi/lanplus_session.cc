@@ -405,8 +405,10 @@ SessionEvent LanplusSession::on_session_reply(ByteSpan datagram) {
   SessionEvent e;
   switch (state_) {
     case State::kSetPrivilege: {
-      if (response->completion_code != 0) {
-        return fail(set_session_privilege_error(response->completion_code, config_.privilege));
+      if (auto granted =
+              check_privilege_granted(response->completion_code, response->data, config_.privilege);
+          !granted) {
+        return fail(granted.error().message);
       }
       state_ = State::kActive;
       e.kind = SessionEvent::Kind::kEstablished;

@@ -69,6 +69,20 @@ std::string set_session_privilege_error(std::uint8_t completion_code, Privilege 
   }
 }
 
+Result<void> check_privilege_granted(std::uint8_t completion_code, ByteSpan data,
+                                     Privilege requested) {
+  if (completion_code != 0) {
+    return make_error(set_session_privilege_error(completion_code, requested));
+  }
+  auto granted = decode_set_session_privilege(data);
+  if (!granted) return granted.error();
+  if (*granted != requested) {
+    return make_error("the BMC set the session to privilege " + privilege_name(*granted) +
+                      " instead of the requested " + privilege_name(requested));
+  }
+  return {};
+}
+
 IpmiRequest close_session_request(std::uint32_t bmc_session_id) {
   Bytes data;
   ByteWriter(data).u32(bmc_session_id);

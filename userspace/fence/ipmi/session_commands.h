@@ -41,6 +41,9 @@ IpmiRequest set_session_privilege_request(Privilege privilege);
 Result<Privilege> decode_set_session_privilege(ByteSpan data);
 // Set Session Privilege Level has command-specific completion codes.
 std::string set_session_privilege_error(std::uint8_t completion_code, Privilege requested);
+// Succeeds when the reply grants exactly the requested level.
+Result<void> check_privilege_granted(std::uint8_t completion_code, ByteSpan data,
+                                     Privilege requested);
 
 IpmiRequest close_session_request(std::uint32_t bmc_session_id);
 

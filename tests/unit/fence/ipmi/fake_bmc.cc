@@ -29,7 +29,7 @@ Bytes FakeBmc::answer(const IpmiRequest& request, std::uint8_t rq_seq) {
     if (!request.data.empty() && request.data[0] > static_cast<std::uint8_t>(user_.max_privilege)) {
       cc = 0x81;
     }
-    data = {request.data.empty() ? std::uint8_t{0} : request.data[0]};
+    data = {granted_privilege.value_or(request.data.empty() ? std::uint8_t{0} : request.data[0])};
   } else if (request.netfn == kNetFnChassis && request.cmd == kCmdGetChassisStatus) {
     data = {static_cast<std::uint8_t>(power_on ? 1 : 0), 0, 0};
   } else if (request.netfn == kNetFnChassis && request.cmd == kCmdChassisControl) {

@@ -39,6 +39,8 @@ class FakeBmc {
                 0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf};
   // Completion code returned for Set Session Privilege Level (0 = accept).
   std::uint8_t set_privilege_cc = 0;
+  std::optional<std::uint8_t> granted_privilege;  // reply with this level instead
+
   std::uint8_t rakp2_status = 0;
   bool offer_ipmi20 = true;
   std::optional<Key20> kg;  // BMC key; when unset K_G is the user key

@@ -126,6 +126,16 @@ TEST(LanplusSession, UnknownUserAndRefusedPrivilegeAreReported) {
   }
 }
 
+TEST(LanplusSession, LowerGrantedPrivilegeIsRefused) {
+  FakeBmc bmc({});
+  bmc.granted_privilege = 2;
+  LanplusSession session(config_for(3), counter_random(20));
+  auto e = drive(session, bmc, session.start());
+  ASSERT_EQ(e.kind, Kind::kFailed);
+  EXPECT_TRUE(contains(e.error.message, "privilege user instead of the requested administrator"))
+      << e.error.message;
+}
+
 TEST(LanplusSession, BmcWithoutIpmi20IsRefusedWithAHint) {
   FakeBmc bmc({});
   bmc.offer_ipmi20 = false;
