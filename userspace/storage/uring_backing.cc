@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -187,10 +188,9 @@ Result<void> UringBacking::submit(const IoRequest& r) {
   if (sqe == nullptr) {
     // The submission ring is as deep as the slot table, so this only
     // happens if the kernel has not consumed earlier entries yet.
-    if (const int s = io_uring_submit(&ring_); s < 0) {
-      return make_error(path_ + ": io_uring submit failed: " + errno_text(-s), -s);
+    if (auto k = kick(); !k) {
+      return k;
     }
-    queued_ = 0;
     sqe = io_uring_get_sqe(&ring_);
     if (sqe == nullptr) {
       return make_error(path_ + ": no io_uring submission entry available", EAGAIN);
@@ -248,7 +248,9 @@ Result<void> UringBacking::kick() {
   if (s < 0) {
     return make_error(path_ + ": io_uring submit failed: " + errno_text(-s), -s);
   }
-  queued_ = 0;
+  // The kernel may take fewer entries than offered (e.g. while completions
+  // are backed up); the rest stay in the ring for the next kick.
+  queued_ -= std::min(queued_, static_cast<uint32_t>(s));
   return {};
 }
 
@@ -283,6 +285,11 @@ Result<size_t> UringBacking::reap(std::vector<IoCompletion>& out, uint32_t min_c
     }
     if (got >= want) {
       return got;
+    }
+    if (queued_ > 0) {
+      if (auto k = kick(); !k) {
+        return k.error();
+      }
     }
     const int w = io_uring_wait_cqe(&ring_, &cqe);
     if (w < 0 && w != -EINTR) {
