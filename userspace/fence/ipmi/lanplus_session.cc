@@ -17,12 +17,6 @@ std::uint32_t random_nonzero_u32(const RandomSource& random) {
   return v;
 }
 
-std::string state_step(bool has_pending, const std::optional<IpmiRequest>& pending,
-                       const char* fallback) {
-  if (has_pending && pending) return command_name(pending->netfn, pending->cmd);
-  return fallback;
-}
-
 }  // namespace
 
 LanplusSession::LanplusSession(SessionConfig config, RandomSource random)
@@ -119,41 +113,34 @@ SessionEvent LanplusSession::on_timeout() {
   }
 }
 
-SessionEvent LanplusSession::retransmit() {
-  const char* step = "session set-up";
+std::string LanplusSession::step_name() const {
   switch (state_) {
     case State::kAuthCapabilities:
-      step = "Get Channel Authentication Capabilities";
-      break;
+      return "Get Channel Authentication Capabilities";
     case State::kOpenSession:
-      step = "Open Session Request";
-      break;
+      return "Open Session Request";
     case State::kRakp1:
-      step = "RAKP Message 1";
-      break;
+      return "RAKP Message 1";
     case State::kRakp3:
-      step = "RAKP Message 3";
-      break;
+      return "RAKP Message 3";
     default:
-      break;
+      return pending_ ? command_name(pending_->netfn, pending_->cmd) : "the pending request";
   }
+}
+
+SessionEvent LanplusSession::retransmit() {
   if (!deferred_failure_.empty()) {
     // The only answers to this step were refusals or failed checks; no
     // genuine reply came within the timeout, so report the refusal.
     return fail(deferred_failure_, std::move(deferred_last_words_));
   }
   if (attempts_left_ <= 0) {
-    const bool in_session =
-        state_ == State::kSetPrivilege || state_ == State::kRequest || state_ == State::kClosing;
-    return fail("no reply to " + state_step(in_session, pending_, step) + " after " +
-                std::to_string(config_.attempts) + " attempts");
+    return fail("no reply to " + step_name() + " after " + std::to_string(config_.attempts) +
+                " attempts");
   }
   --attempts_left_;
   if (state_ == State::kSetPrivilege || state_ == State::kRequest || state_ == State::kClosing) {
-    const int left = attempts_left_;
-    auto e = send_in_session(*pending_, state_);
-    attempts_left_ = left;
-    return e;
+    return send_in_session(*pending_, state_);
   }
   SessionEvent e;
   e.send = last_datagram_;

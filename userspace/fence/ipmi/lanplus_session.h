@@ -40,6 +40,7 @@ class LanplusSession final : public Session {
   SessionEvent send_setup(Bytes datagram, State next);
   SessionEvent send_in_session(const IpmiRequest& request, State next);
   SessionEvent retransmit();
+  std::string step_name() const;
   SessionEvent fail(std::string message, Bytes last_words = {});
   SessionEvent ignore(std::string reason);
   SessionEvent defer_failure(std::string message, Bytes last_words = {});
