@@ -111,6 +111,13 @@ TEST_F(RunAgentTest, DefaultActionIsRebootOffThenOn) {
   EXPECT_NE(out().find("Success: Rebooted"), std::string::npos);
 }
 
+TEST_F(RunAgentTest, NodenameServesAsPlugWhenNoPlugIsGiven) {
+  EXPECT_EQ(run_stdin("ip=h\nnodename=mail02\naction=status\n"), 0);
+  EXPECT_EQ(agent_.seen.get_or("plug", ""), "mail02");
+  EXPECT_EQ(run_stdin("ip=h\nnodename=mail02\nport=7\naction=status\n"), 0);
+  EXPECT_EQ(agent_.seen.get_or("plug", ""), "7");
+}
+
 TEST_F(RunAgentTest, OffWaitsForTheDeviceToReadBackOff) {
   agent_.lag_reads = 3;  // the device takes three reads to report the change
   EXPECT_EQ(run_args({"-a", "h", "-o", "off", "--power-timeout", "10"}), 0);

@@ -9,6 +9,11 @@
 // Exit codes (fence-agents convention): 0 success; 1 failure or device
 // unreachable (also bad options); 2 for status/monitor when the device
 // answered and the power is off.
+//
+// run_agent() also sets up libqb logging (stderr with --verbose, the
+// debug_file, syslog), so an agent's main() does not call log::init().
+// Agents that log text which may contain a secret pass it through redact()
+// (fence/agent/secrets.h).
 #pragma once
 
 #include <chrono>

@@ -261,7 +261,7 @@ int run_agent(Agent& agent, const AgentInfo& info, int argc, char** argv, std::F
     if (!s.secret) continue;
     if (auto v = options.get(s.name)) register_secret(*v);
   }
-  if (info.plug_required && !options.has("plug")) {
+  if (info.uses_plug && !options.has("plug")) {
     // cman-era callers name the victim with nodename= instead of plug=.
     if (auto node = options.get("nodename")) options.set("plug", *node);
   }
