@@ -9,9 +9,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -238,6 +240,108 @@ TEST(NbdListen, ARegularFileIsNotReplaced) {
   auto listening = listen_unix(path);
   ASSERT_FALSE(listening);
   EXPECT_NE(listening.error().message.find("is not a socket"), std::string::npos);
+}
+
+// Holds requests until it has `batch` of them, then completes them in
+// reverse order from another thread: the runtime must route every late,
+// reordered completion to the right reply.
+class ReorderingVolume : public BlockVolume {
+ public:
+  explicit ReorderingVolume(size_t batch) : batch_(batch), data_(pattern(kSize, 11)) {}
+  ~ReorderingVolume() override {
+    for (std::thread& t : threads_) t.join();
+  }
+  uint64_t size() const override { return kSize; }
+  bool read_only() const override { return false; }
+  bool flush_covers_all_connections() const override { return false; }
+  std::string describe() const override { return "reordering test volume"; }
+  void submit(BlockRequest request, Completion done) override {
+    std::lock_guard lock(mu_);
+    held_.emplace_back(std::move(request), std::move(done));
+    if (held_.size() >= batch_) release_locked();
+  }
+  size_t held() {
+    std::lock_guard lock(mu_);
+    return held_.size();
+  }
+  // Completes whatever is held now, even a partial batch.
+  void release() {
+    std::lock_guard lock(mu_);
+    release_locked();
+  }
+
+ private:
+  void release_locked() {
+    auto batch = std::move(held_);
+    held_.clear();
+    threads_.emplace_back([this, batch = std::move(batch)]() mutable {
+      for (auto it = batch.rbegin(); it != batch.rend(); ++it) {
+        BlockRequest& r = it->first;
+        if (r.op == BlockOp::kRead) {
+          r.data.assign(data_.begin() + static_cast<std::ptrdiff_t>(r.offset),
+                        data_.begin() + static_cast<std::ptrdiff_t>(r.offset + r.length));
+        }
+        it->second(std::move(r), 0);
+      }
+    });
+  }
+
+  size_t batch_;
+  Bytes data_;
+  std::mutex mu_;
+  std::vector<std::pair<BlockRequest, Completion>> held_;
+  std::vector<std::thread> threads_;
+};
+
+TEST(NbdServerRuntime, CompletionsFromAnotherThreadInReverseOrderReachTheirReplies) {
+  TempDir dir;
+  ReorderingVolume volume(4);
+  NbdServer server({ServedExport{"", "", &volume}});
+  ASSERT_TRUE(server.listen_unix(dir.file("s.sock")));
+  std::thread runner([&] { server.run(); });
+  {
+    Client c = Client::unix_socket(dir.file("s.sock"));
+    c.go("");
+    Bytes wire;
+    for (uint64_t i = 1; i <= 4; ++i) {
+      const Bytes req = request(0, kCmdRead, i, i * 1000, 100);
+      wire.insert(wire.end(), req.begin(), req.end());
+    }
+    c.send(wire);
+    const Bytes expected = pattern(kSize, 11);
+    for (uint64_t want = 4; want >= 1; --want) {
+      Reader r(c.recv(16));
+      const SimpleReply rep = read_simple_reply(r);
+      EXPECT_EQ(rep.cookie, want);
+      EXPECT_EQ(rep.error, 0u);
+      const auto from = expected.begin() + static_cast<std::ptrdiff_t>(want * 1000);
+      EXPECT_EQ(c.recv(100), Bytes(from, from + 100));
+    }
+  }
+  server.stop();
+  runner.join();
+}
+
+TEST(NbdServerRuntime, StopEndsConnectionsThatAreStillOpen) {
+  TempDir dir;
+  ReorderingVolume volume(2);
+  NbdServer server({ServedExport{"", "", &volume}});
+  ASSERT_TRUE(server.listen_unix(dir.file("s.sock")));
+  std::thread runner([&] { server.run(); });
+  Client c = Client::unix_socket(dir.file("s.sock"));
+  c.go("");
+  // One read is held by the volume (it waits for a second one) while the
+  // server stops: the connection ends, and the server waits for the volume
+  // to complete the request before it lets go of the connection.
+  c.send(request(0, kCmdRead, 1, 0, 10));
+  for (int i = 0; i < 500 && volume.held() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(volume.held(), 1u);
+  server.stop();
+  EXPECT_TRUE(c.recv(1).empty());  // the server hung up without a reply
+  volume.release();
+  runner.join();
 }
 
 TEST(NbdListen, ParsesTcpAddresses) {
