@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <stdexcept>
 
 #include "common/log.h"
 #include "storage/aligned_buffer.h"
