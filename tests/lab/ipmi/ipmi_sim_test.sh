@@ -170,6 +170,12 @@ expect_eq "history of power cycle" "$(history_line)" "0 1"
 : >"$work/history"
 run "reboot over IPMI 1.5 MD5" 0 "${admin[@]}" --action reboot --lanplus=0
 expect_eq "history of 1.5 reboot" "$(history_line)" "0 1"
+run "off over IPMI 1.5 MD5" 0 "${admin[@]}" --action off --lanplus=0
+expect_contains "ipmitool -I lan after our 1.5 off" \
+  "$(timeout 30 ipmitool -I lan -H 127.0.0.1 -p "$port" -U admin -P s3cret-pw -A MD5 chassis power status 2>&1)" \
+  "Chassis Power is off"
+run "on over IPMI 1.5 MD5" 0 "${admin[@]}" --action on --lanplus=0
+expect_eq "chassis power after 1.5 on" "$(power_file)" "1"
 
 # The default power_wait (2 s) path, as a cluster would run it.
 run "off with the default power wait" 0 --username admin --password s3cret-pw --action off
