@@ -44,6 +44,7 @@ uint64_t SimNode::write(uint64_t offset, std::vector<std::byte> data, bool fua) 
   r.kind = AppRequest::Kind::kWrite;
   r.offset = offset;
   r.buffer = std::move(data);
+  r.written = r.buffer;
   core_.submit_write(id, offset,
                      ConstBuffer{r.buffer.data(), static_cast<uint32_t>(r.buffer.size())}, fua);
   return id;
@@ -124,6 +125,7 @@ void TwoNodeHarness::drain_node(int i) {
             ASSERT_FALSE(it->second.done) << "request completed twice: " << a.request_id;
             it->second.done = true;
             it->second.result = a.error;
+            n.completion_order.push_back(a.request_id);
             // The core must not touch a write's data after completing it.
             if (it->second.kind == AppRequest::Kind::kWrite) {
               std::fill(it->second.buffer.begin(), it->second.buffer.end(), std::byte{0xDD});

@@ -31,7 +31,8 @@ Metadata uptodate_metadata(uint64_t current_uuid);
 struct AppRequest {
   enum class Kind { kWrite, kRead, kFlush } kind = Kind::kWrite;
   uint64_t offset = 0;
-  std::vector<std::byte> buffer;  // write source / read destination
+  std::vector<std::byte> buffer;   // write source / read destination
+  std::vector<std::byte> written;  // copy of a write's data (buffer is scribbled at completion)
   bool done = false;
   int result = 0;
 };
@@ -61,7 +62,8 @@ class SimNode {
   std::vector<std::string> state_log;
   std::vector<net::FrameType> sent;  // every frame type sent, in order
   std::vector<bool> timer_armed = std::vector<bool>(kTimerCount, false);
-  std::vector<SubmitIo> submitted;  // every I/O ever submitted (for FUA checks)
+  std::vector<SubmitIo> submitted;         // every I/O ever submitted (for FUA checks)
+  std::vector<uint64_t> completion_order;  // request ids as they completed
   // Returns the errno a local I/O completes with (default: 0).
   std::function<int(const SubmitIo&)> io_result;
 
