@@ -178,6 +178,14 @@ Result<ManualOutcome> ManualFenceDir::wait(const std::string& node,
   return result;
 }
 
+std::string ManualFenceDir::acknowledged_by(const std::string& node) const {
+  if (!check_node_name(node)) return {};
+  std::ifstream in(file(node, ".ack"));
+  std::string line;
+  if (std::getline(in, line) && line.rfind("by=", 0) == 0) return line.substr(3, 64);
+  return {};
+}
+
 void ManualFenceDir::clear(const std::string& node) {
   if (!check_node_name(node)) return;
   unlink(file(node, ".ack").c_str());

@@ -49,6 +49,8 @@ class ManualFenceDir {
   // or `timeout` passed (then kPending).
   Result<ManualOutcome> wait(const std::string& node, std::chrono::milliseconds timeout) const;
   void clear(const std::string& node);
+  // Who acknowledged (the by= line of NODE.ack), empty when unknown.
+  std::string acknowledged_by(const std::string& node) const;
 
   // Administrator / orchestration side. Both refuse unless a request for
   // the node is pending and its agent is still running.

@@ -98,13 +98,16 @@ Result<void> ManualAgent::set_power(PowerState target) {
   std::fflush(notice_out_);
 
   auto outcome = dir.wait(node_, ack_timeout_);
+  std::string by = outcome && *outcome == ManualOutcome::kAcknowledged ? dir.acknowledged_by(node_)
+                                                                       : std::string();
+  if (by.empty()) by = "an administrator";
   dir.clear(node_);
   if (!outcome) return outcome.error();
   switch (*outcome) {
     case ManualOutcome::kAcknowledged:
-      TLOG(LOG_NOTICE, "node %s: manual fencing acknowledged", node_.c_str());
-      std::fprintf(notice_out_, "fence_tandem_manual: node %s: reset acknowledged\n",
-                   node_.c_str());
+      TLOG(LOG_NOTICE, "node %s: manual fencing acknowledged by %s", node_.c_str(), by.c_str());
+      std::fprintf(notice_out_, "fence_tandem_manual: node %s: reset acknowledged by %s\n",
+                   node_.c_str(), by.c_str());
       return {};
     case ManualOutcome::kRejoined:
       TLOG(LOG_NOTICE, "node %s rejoined the cluster cleanly; manual fencing no longer needed",

@@ -188,6 +188,7 @@ expect_rc 0 $? "fence-ack --yes mail01"
 wait "$mpid"
 expect_rc 0 $? "fence_tandem_manual reboot after acknowledgement"
 expect_grep "Success: Rebooted" "$work/manual.out" "reboot reported"
+expect_grep "reset acknowledged by" "$work/manual.out" "who acknowledged is logged"
 
 echo "=== fence_tandem_manual times out without an acknowledgement"
 start=$SECONDS

@@ -38,8 +38,9 @@ TEST_F(ManualAckTest, AcknowledgeNeedsAPendingRequest) {
   ASSERT_TRUE(pending);
   EXPECT_EQ(pending->pid, getpid());
   EXPECT_EQ(pending->host, "testhost");
-  ASSERT_TRUE(dir.acknowledge("mail02", "root"));
+  ASSERT_TRUE(dir.acknowledge("mail02", "alice"));
   EXPECT_EQ(*dir.check("mail02"), ManualOutcome::kAcknowledged);
+  EXPECT_EQ(dir.acknowledged_by("mail02"), "alice");
   // Another node's request is unaffected.
   EXPECT_FALSE(dir.acknowledge("mail01", "root"));
 }
