@@ -183,8 +183,16 @@ int create_md(const GlobalOptions& options, std::span<const std::string> args) {
 }
 
 Result<MetadataStore> open_store(const MdTarget& t, OpenedVolume& v) {
-  return MetadataStore::open(v.md_device(), t.spec, v.backing_size(),
-                             {.flushes = t.volume.disk_options.md_flushes});
+  auto store = MetadataStore::open(v.md_device(), t.spec, v.backing_size(),
+                                   {.flushes = t.volume.disk_options.md_flushes});
+  // The activity-log layout is fixed when the metadata is created.
+  if (store && store->geometry().al_extents != t.volume.disk_options.al_extents) {
+    std::fprintf(stderr,
+                 "tandemadm: note: %s: the configuration sets al-extents %u but the metadata "
+                 "was created with %u, which stays in force until create-md is run again\n",
+                 t.label.c_str(), t.volume.disk_options.al_extents, store->geometry().al_extents);
+  }
+  return store;
 }
 
 int dump_md(const GlobalOptions& options, std::span<const std::string> args) {

@@ -223,6 +223,18 @@ TEST_F(TandemadmMd, ExternalIndexedMetadata) {
   ::close(fd);
 }
 
+TEST_F(TandemadmMd, AlExtentsChangedInTheConfigurationIsPointedOut) {
+  ASSERT_EQ(adm("create-md r0").rc, 0);
+  std::string conf = file_bytes("t.conf");
+  conf.replace(conf.find("resource r0 {\n"), 13, "resource r0 {\n  disk { al-extents 3001; }");
+  std::ofstream(dir_ / "t.conf", std::ios::trunc) << conf;
+  AdmRun d = adm("dump-md r0");
+  EXPECT_EQ(d.rc, 0) << d.out;
+  EXPECT_NE(d.out.find("sets al-extents 3001 but the metadata was created with 1237"),
+            std::string::npos)
+      << d.out;
+}
+
 TEST_F(TandemadmMd, ConfigurationErrorsExitWithTen) {
   EXPECT_EQ(adm("dump-md nosuch").rc, 10);
   EXPECT_EQ(adm("dump-md r0/5").rc, 10);
