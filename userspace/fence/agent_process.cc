@@ -203,15 +203,18 @@ AgentOutcome run_agent_process(const DeviceInvocation& device, const AgentSearch
       TLOG(LOG_ERR, "fence device %s: agent %s ran longer than %g s; killing it",
            device.device.c_str(), device.agent.c_str(), device.timeout_seconds);
       kill(-pid, SIGTERM);
+      kill(pid, SIGTERM);  // in case the agent left its process group
       killed = true;
       outcome.timed_out = true;
       kill_deadline = now + kKillGrace;
     } else if (killed && now >= kill_deadline) {
       kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
     }
   }
   if (!reaped) {
     kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
   }
