@@ -95,6 +95,22 @@ TEST_F(AgentProcessTest, AgentPastItsTimeoutIsKilledWithItsChildren) {
   EXPECT_FALSE(process_running(child));
 }
 
+TEST_F(AgentProcessTest, AgentIgnoringSigtermIsKilledAfterTheGracePeriod) {
+  script("fence_stubborn", "trap '' TERM\nwhile :; do sleep 0.1; done\n");
+  AgentSearchPath path;
+  path.directories = {dir_};
+  DeviceInvocation d = device("fence_stubborn");
+  d.timeout_seconds = 0.2;
+  const auto start = std::chrono::steady_clock::now();
+  AgentOutcome o = run_agent_process(d, path);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(o.timed_out);
+  EXPECT_EQ(o.exit_code, -1);
+  EXPECT_NE(o.detail.find("killed"), std::string::npos);
+  EXPECT_GE(took, std::chrono::seconds(5));  // SIGTERM was ignored: SIGKILL after 5 s
+  EXPECT_LT(took, std::chrono::seconds(15));
+}
+
 TEST_F(AgentProcessTest, MissingAgentIsAFailureNamingTheSearchPath) {
   AgentSearchPath path;
   path.directories = {dir_};
