@@ -12,7 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "nbd/log_lock.h"
+#include "common/log.h"
 
 namespace tandem::nbd {
 

@@ -15,7 +15,7 @@
 #include <cstring>
 #include <utility>
 
-#include "nbd/log_lock.h"
+#include "common/log.h"
 
 namespace tandem::nbd {
 
@@ -185,15 +185,15 @@ int FileVolume::write_zero_bytes(uint64_t offset, uint64_t length) {
 int FileVolume::sync() {
   if (::fdatasync(fd_) != 0) {
     const int err = errno;
-    NBD_LOG(LOG_ERR, "nbd: fdatasync of %s failed: %s", path_.c_str(), errno_text(err).c_str());
+    TLOG(LOG_ERR, "nbd: fdatasync of %s failed: %s", path_.c_str(), errno_text(err).c_str());
     return err;
   }
   return 0;
 }
 
 int FileVolume::fail(const BlockRequest& r, const char* what, int err) {
-  NBD_LOG(LOG_ERR, "nbd: %s of %" PRIu32 " bytes at offset %" PRIu64 " on %s failed: %s", what,
-          r.length, r.offset, path_.c_str(), errno_text(err).c_str());
+  TLOG(LOG_ERR, "nbd: %s of %" PRIu32 " bytes at offset %" PRIu64 " on %s failed: %s", what,
+       r.length, r.offset, path_.c_str(), errno_text(err).c_str());
   return err;
 }
 

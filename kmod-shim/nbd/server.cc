@@ -12,7 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "nbd/log_lock.h"
+#include "common/log.h"
 
 namespace tandem::nbd {
 
@@ -77,7 +77,7 @@ void NbdServer::stop() {
 }
 
 void NbdServer::run() {
-  for (const Listener& l : listeners_) NBD_LOG(LOG_INFO, "nbd: listening on %s", l.label.c_str());
+  for (const Listener& l : listeners_) TLOG(LOG_INFO, "nbd: listening on %s", l.label.c_str());
   std::vector<pollfd> fds(listeners_.size() + 1);
   for (;;) {
     fds[0] = pollfd{stop_fd_, POLLIN, 0};
@@ -87,7 +87,7 @@ void NbdServer::run() {
     // The timeout only paces the reaping of finished connection threads.
     const int rc = ::poll(fds.data(), fds.size(), 1000);
     if (rc < 0 && errno != EINTR) {
-      NBD_LOG(LOG_ERR, "nbd: poll on listening sockets failed: %s", errno_text(errno).c_str());
+      TLOG(LOG_ERR, "nbd: poll on listening sockets failed: %s", errno_text(errno).c_str());
       break;
     }
     if (fds[0].revents & POLLIN) break;
@@ -96,7 +96,7 @@ void NbdServer::run() {
     }
     reap_finished();
   }
-  NBD_LOG(LOG_INFO, "nbd: server stopping; closing %zu connection(s)", workers_.size());
+  TLOG(LOG_INFO, "nbd: server stopping; closing %zu connection(s)", workers_.size());
   stop_all_connections();
 }
 
@@ -106,8 +106,8 @@ void NbdServer::accept_from(const Listener& listener) {
   const int fd = ::accept4(listener.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
   if (fd < 0) {
     if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-      NBD_LOG(LOG_WARNING, "nbd: accept on %s failed: %s", listener.label.c_str(),
-              errno_text(errno).c_str());
+      TLOG(LOG_WARNING, "nbd: accept on %s failed: %s", listener.label.c_str(),
+           errno_text(errno).c_str());
     }
     return;
   }
@@ -121,7 +121,7 @@ void NbdServer::accept_from(const Listener& listener) {
   } else {
     peer = listener.label + "#" + std::to_string(accepted_);
   }
-  NBD_LOG(LOG_INFO, "nbd: connection from %s", peer.c_str());
+  TLOG(LOG_INFO, "nbd: connection from %s", peer.c_str());
   auto connection = std::make_shared<NbdConnection>(fd, peer, exports_, infos_, limits_);
   auto finished = std::make_shared<std::atomic<bool>>(false);
   Worker w{connection, finished, {}};

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "nbd/log_lock.h"
+#include "common/log.h"
 #include "nbd/protocol.h"
 
 namespace tandem::nbd {
@@ -136,16 +136,15 @@ void NbdSession::close(std::string reason, bool violation) {
   phase_ = Phase::kClosed;
   close_reason_ = std::move(reason);
   if (violation) {
-    NBD_LOG(LOG_WARNING, "nbd: closing connection from %s: %s", peer_.c_str(),
-            close_reason_.c_str());
+    TLOG(LOG_WARNING, "nbd: closing connection from %s: %s", peer_.c_str(), close_reason_.c_str());
     // A hard disconnect: nothing more is sent, not even queued replies.
     output_.clear();
   } else {
-    NBD_LOG(LOG_INFO, "nbd: connection from %s ends: %s", peer_.c_str(), close_reason_.c_str());
+    TLOG(LOG_INFO, "nbd: connection from %s ends: %s", peer_.c_str(), close_reason_.c_str());
   }
   if (refused_writes_ > 0) {
-    NBD_LOG(LOG_INFO, "nbd: %llu write request(s) from %s were refused on a read-only export",
-            static_cast<unsigned long long>(refused_writes_), peer_.c_str());
+    TLOG(LOG_INFO, "nbd: %llu write request(s) from %s were refused on a read-only export",
+         static_cast<unsigned long long>(refused_writes_), peer_.c_str());
   }
   // Requests not handed out yet will never run: forget them.
   for (const BlockRequest& r : ready_) {

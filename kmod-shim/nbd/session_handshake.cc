@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <string>
 
+#include "common/log.h"
 #include "nbd/byte_order.h"
-#include "nbd/log_lock.h"
 #include "nbd/protocol.h"
 #include "nbd/session.h"
 
@@ -265,8 +265,7 @@ void NbdSession::send_option_reply(uint32_t option, uint32_t type,
 }
 
 void NbdSession::send_option_error(uint32_t option, uint32_t type, const std::string& message) {
-  NBD_LOG(LOG_DEBUG, "nbd: %s: %s refused: %s", peer_.c_str(), option_name(option),
-          message.c_str());
+  TLOG(LOG_DEBUG, "nbd: %s: %s refused: %s", peer_.c_str(), option_name(option), message.c_str());
   std::vector<std::byte> text;
   put_text(text, message);
   send_option_reply(option, type, text);
@@ -277,9 +276,8 @@ void NbdSession::enter_transmission(size_t index) {
   phase_ = Phase::kTransmission;
   input_ = Input::kRequestHeader;
   const ExportInfo& e = exports_[index];
-  NBD_LOG(LOG_INFO, "nbd: %s uses export %s (%llu bytes, %s)", peer_.c_str(),
-          quoted(e.name).c_str(), static_cast<unsigned long long>(e.size),
-          e.read_only ? "read-only" : "read-write");
+  TLOG(LOG_INFO, "nbd: %s uses export %s (%llu bytes, %s)", peer_.c_str(), quoted(e.name).c_str(),
+       static_cast<unsigned long long>(e.size), e.read_only ? "read-only" : "read-write");
 }
 
 }  // namespace tandem::nbd

@@ -4,8 +4,8 @@
 #include <cstring>
 #include <string>
 
+#include "common/log.h"
 #include "nbd/byte_order.h"
-#include "nbd/log_lock.h"
 #include "nbd/protocol.h"
 #include "nbd/session.h"
 
@@ -119,8 +119,8 @@ void NbdSession::on_request(const RequestHeader& h, std::vector<std::byte> paylo
       maybe_finish_draining();
       return;
     default:
-      NBD_LOG(LOG_DEBUG, "nbd: %s sent unsupported command %u; replying EINVAL", peer_.c_str(),
-              unsigned{h.type});
+      TLOG(LOG_DEBUG, "nbd: %s sent unsupported command %u; replying EINVAL", peer_.c_str(),
+           unsigned{h.type});
       send_reply(h.cookie, false, 0, kErrInval,
                  "command " + std::to_string(h.type) + " is not supported by this server");
       return;
@@ -131,20 +131,20 @@ void NbdSession::on_request(const RequestHeader& h, std::vector<std::byte> paylo
     if (refusal->error == kErrPerm) {
       // How a secondary refuses writes: loud once per connection, then quiet.
       if (refused_writes_++ == 0) {
-        NBD_LOG(LOG_WARNING,
-                "nbd: refusing %s of %" PRIu32 " bytes at offset %" PRIu64
-                " from %s: export '%s' is read-only (further refusals are logged at debug level)",
-                command_name(h.type), h.length, h.offset, peer_.c_str(),
-                exports_[*export_index_].name.c_str());
+        TLOG(LOG_WARNING,
+             "nbd: refusing %s of %" PRIu32 " bytes at offset %" PRIu64
+             " from %s: export '%s' is read-only (further refusals are logged at debug level)",
+             command_name(h.type), h.length, h.offset, peer_.c_str(),
+             exports_[*export_index_].name.c_str());
       } else {
-        NBD_LOG(LOG_DEBUG, "nbd: refusing %s at offset %" PRIu64 " from %s: export is read-only",
-                command_name(h.type), h.offset, peer_.c_str());
+        TLOG(LOG_DEBUG, "nbd: refusing %s at offset %" PRIu64 " from %s: export is read-only",
+             command_name(h.type), h.offset, peer_.c_str());
       }
     } else {
-      NBD_LOG(LOG_DEBUG,
-              "nbd: %s: %s flags 0x%x offset %" PRIu64 " length %" PRIu32 " refused with error %u",
-              peer_.c_str(), command_name(h.type), unsigned{h.flags}, h.offset, h.length,
-              unsigned{refusal->error});
+      TLOG(LOG_DEBUG,
+           "nbd: %s: %s flags 0x%x offset %" PRIu64 " length %" PRIu32 " refused with error %u",
+           peer_.c_str(), command_name(h.type), unsigned{h.flags}, h.offset, h.length,
+           unsigned{refusal->error});
     }
     send_reply(h.cookie, op == BlockOp::kRead, h.offset, refusal->error, refusal->message);
     return;
@@ -172,8 +172,8 @@ void NbdSession::on_request(const RequestHeader& h, std::vector<std::byte> paylo
 void NbdSession::complete(BlockRequest request, int error) {
   auto it = inflight_.find(request.id);
   if (it == inflight_.end()) {
-    NBD_LOG(LOG_ERR, "nbd: %s: completion for unknown request id %" PRIu64 " ignored",
-            peer_.c_str(), request.id);
+    TLOG(LOG_ERR, "nbd: %s: completion for unknown request id %" PRIu64 " ignored", peer_.c_str(),
+         request.id);
     return;
   }
   const Inflight info = it->second;
@@ -189,8 +189,8 @@ void NbdSession::complete(BlockRequest request, int error) {
   std::vector<std::byte> data;
   if (info.op == BlockOp::kRead && wire_error == 0) {
     if (request.data.size() != info.length) {
-      NBD_LOG(LOG_ERR, "nbd: %s: volume returned %zu bytes for a read of %" PRIu32 "; replying EIO",
-              peer_.c_str(), request.data.size(), info.length);
+      TLOG(LOG_ERR, "nbd: %s: volume returned %zu bytes for a read of %" PRIu32 "; replying EIO",
+           peer_.c_str(), request.data.size(), info.length);
       wire_error = kErrIo;
       message = "read returned the wrong number of bytes";
     } else {

@@ -42,6 +42,11 @@ void set_stderr_priority(int priority) {
                     static_cast<uint8_t>(priority));
 }
 
+std::mutex& mutex() {
+  static std::mutex mu;
+  return mu;
+}
+
 void shutdown() {
   if (g_initialised) {
     qb_log_fini();

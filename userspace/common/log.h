@@ -7,6 +7,8 @@
 #include <qb/qblog.h>
 #include <syslog.h>
 
+#include <mutex>
+
 namespace tandem::log {
 
 struct Options {
@@ -21,6 +23,16 @@ void init(const Options& options);
 void set_stderr_priority(int priority);
 void shutdown();
 
+// libqb guards its logger against re-entry with one process-wide flag that
+// is not thread-safe: two threads logging at once can lose a line. Every
+// TLOG takes this lock, so programs with several threads (the NBD server,
+// agent runners) log safely.
+std::mutex& mutex();
+
 }  // namespace tandem::log
 
-#define TLOG(priority, ...) qb_log(priority, __VA_ARGS__)
+#define TLOG(priority, ...)                                          \
+  do {                                                               \
+    std::lock_guard<std::mutex> tlog_guard_(::tandem::log::mutex()); \
+    qb_log(priority, __VA_ARGS__);                                   \
+  } while (0)
