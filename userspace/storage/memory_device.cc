@@ -91,6 +91,50 @@ void MemoryDevice::poke(uint64_t offset, std::span<const std::byte> data) {
   }
 }
 
+void MemoryDevice::tear(const IoRequest& r, uint32_t torn_bytes) {
+  const uint64_t torn = std::min<uint64_t>(torn_bytes / 512 * 512, r.length);
+  if (torn == 0) {
+    return;
+  }
+  if (r.op == IoOp::kWrite) {
+    write_bytes(durable_, nullptr, r.offset,
+                {static_cast<const std::byte*>(r.data), static_cast<size_t>(torn)}, false);
+  } else if (r.op == IoOp::kWriteZeroes) {
+    std::vector<std::byte> zeroes(static_cast<size_t>(torn));
+    write_bytes(durable_, nullptr, r.offset, zeroes, false);
+  }
+}
+
+void MemoryDevice::complete(size_t index) {
+  if (index >= in_flight_.size()) {
+    return;
+  }
+  const IoRequest r = in_flight_[index];
+  in_flight_.erase(in_flight_.begin() + static_cast<std::ptrdiff_t>(index));
+  IoCompletion c{.user_data = r.user_data, .op = r.op, .offset = r.offset, .length = r.length};
+  execute(r, c);
+  done_.push_back(c);
+}
+
+void MemoryDevice::power_cut(uint32_t torn_bytes) {
+  for (const IoRequest& r : in_flight_) {
+    if (r.op == IoOp::kWrite || r.op == IoOp::kWriteZeroes) {
+      tear(r, torn_bytes);
+      break;
+    }
+  }
+  for (const IoRequest& r : in_flight_) {
+    done_.push_back(IoCompletion{.user_data = r.user_data,
+                                 .op = r.op,
+                                 .offset = r.offset,
+                                 .length = r.length,
+                                 .error = EIO});
+  }
+  in_flight_.clear();
+  cache_.clear();
+  powered_off_ = true;
+}
+
 void MemoryDevice::execute(const IoRequest& r, IoCompletion& c) {
   const uint64_t number = requests_++;
   const bool is_write = r.op == IoOp::kWrite || r.op == IoOp::kWriteZeroes;
@@ -100,16 +144,7 @@ void MemoryDevice::execute(const IoRequest& r, IoCompletion& c) {
     return;
   }
   if (is_write && plan_.power_cut_at_write && *plan_.power_cut_at_write == write_number) {
-    const uint64_t torn = std::min<uint64_t>(plan_.torn_bytes / 512 * 512, r.length);
-    if (torn > 0) {
-      if (r.op == IoOp::kWrite) {
-        write_bytes(durable_, nullptr, r.offset,
-                    {static_cast<const std::byte*>(r.data), static_cast<size_t>(torn)}, false);
-      } else {
-        std::vector<std::byte> zeroes(static_cast<size_t>(torn));
-        write_bytes(durable_, nullptr, r.offset, zeroes, false);
-      }
-    }
+    tear(r, plan_.torn_bytes);
     cache_.clear();
     powered_off_ = true;
     c.error = EIO;
@@ -161,10 +196,14 @@ Result<void> MemoryDevice::submit(const IoRequest& r) {
   if (auto v = validate_request(*this, r); !v) {
     return v;
   }
-  if (done_.size() >= depth_) {
+  if (outstanding() >= depth_) {
     return make_error(name_ + ": queue full (" + std::to_string(depth_) +
                           " requests outstanding); reap completions first",
                       EAGAIN);
+  }
+  if (deferred_) {
+    in_flight_.push_back(r);
+    return {};
   }
   IoCompletion c{.user_data = r.user_data, .op = r.op, .offset = r.offset, .length = r.length};
   execute(r, c);
@@ -173,7 +212,9 @@ Result<void> MemoryDevice::submit(const IoRequest& r) {
 }
 
 Result<size_t> MemoryDevice::reap(std::vector<IoCompletion>& out, uint32_t min_complete) {
-  (void)min_complete;  // every request completes when submitted
+  // Immediate mode completes every request when it is submitted; deferred
+  // mode completes only on complete(), so there is nothing to wait for.
+  (void)min_complete;
   const size_t n = done_.size();
   out.insert(out.end(), done_.begin(), done_.end());
   done_.clear();

@@ -9,6 +9,11 @@
 //
 // Storage is sparse (4 KiB pages allocated on first write), so devices of
 // many terabytes cost only what is written.
+//
+// By default every request completes as it is submitted. In deferred mode
+// (for a simulator) requests stay in flight until complete() executes them,
+// in any order the caller picks, and power_cut() can strike while several
+// are in flight.
 #pragma once
 
 #include <array>
@@ -57,12 +62,25 @@ class MemoryDevice final : public BlockDevice {
   uint64_t size_bytes() const override { return size_; }
   uint32_t alignment() const override { return alignment_; }
   uint32_t queue_depth() const override { return depth_; }
-  uint32_t outstanding() const override { return static_cast<uint32_t>(done_.size()); }
+  uint32_t outstanding() const override {
+    return static_cast<uint32_t>(done_.size() + in_flight_.size());
+  }
   Result<void> submit(const IoRequest& request) override;
   Result<void> kick() override { return {}; }
   Result<size_t> reap(std::vector<IoCompletion>& out, uint32_t min_complete) override;
 
   void set_fault_plan(FaultPlan plan) { plan_ = std::move(plan); }
+
+  // Deferred mode: submit() only queues; complete(i) executes the i-th
+  // request in flight (0 = oldest) and makes its completion reapable.
+  // reap() never waits in this mode.
+  void set_deferred(bool deferred) { deferred_ = deferred; }
+  size_t in_flight() const { return in_flight_.size(); }
+  void complete(size_t index);
+  // Cuts the power now: unflushed writes are lost, the oldest write in
+  // flight is torn after `torn_bytes`, the other requests in flight are
+  // lost and fail with EIO.
+  void power_cut(uint32_t torn_bytes);
   bool powered_off() const { return powered_off_; }
   uint64_t requests_seen() const { return requests_; }
   uint64_t writes_seen() const { return writes_; }
@@ -86,6 +104,7 @@ class MemoryDevice final : public BlockDevice {
                    std::span<const std::byte> data, bool zero);
   void read_bytes(uint64_t offset, std::span<std::byte> out) const;
   void execute(const IoRequest& r, IoCompletion& c);
+  void tear(const IoRequest& r, uint32_t torn_bytes);
 
   std::string name_;
   uint64_t size_;
@@ -94,6 +113,8 @@ class MemoryDevice final : public BlockDevice {
   PageMap durable_;  // the medium
   PageMap cache_;    // completed writes not yet flushed (over durable_)
   std::vector<IoCompletion> done_;
+  std::vector<IoRequest> in_flight_;
+  bool deferred_ = false;
   FaultPlan plan_;
   uint64_t requests_ = 0;
   uint64_t writes_ = 0;
