@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "config/limits.h"
 #include "config/options.h"
 
 namespace tandem::config {
@@ -93,12 +94,13 @@ std::string meta_disk_text(const MetaDisk& m) {
 }  // namespace
 
 std::string quote_if_needed(std::string_view word) {
-  if (word.empty()) return "\"\"";
-  const bool plain = std::none_of(word.begin(), word.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u <= ' ' || u == 0x7f || c == '"' || c == '\\' || c == '{' || c == '}' || c == ';' ||
-           c == '#';
-  });
+  // The same rule the parser applies to unquoted words.
+  const bool plain = !word.empty() && word.size() <= limits::kMaxWordBytes &&
+                     std::all_of(word.begin(), word.end(), [](char c) {
+                       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                              (c >= '0' && c <= '9') || c == '/' || c == '.' || c == '_' ||
+                              c == '-';
+                     });
   return plain ? std::string(word) : quoted(word);
 }
 

@@ -83,9 +83,9 @@ std::vector<Token> tokenize(std::string_view text, const std::string& file, Diag
           return fail(line, "control character in a quoted string; remove it");
         }
         value.push_back(d);
-        if (value.size() > limits::kMaxTokenBytes) {
+        if (value.size() > limits::kMaxStringBytes) {
           return fail(start_line, "quoted string longer than " +
-                                      std::to_string(limits::kMaxTokenBytes) + " bytes");
+                                      std::to_string(limits::kMaxStringBytes) + " bytes");
         }
         ++i;
       }
@@ -108,8 +108,10 @@ std::vector<Token> tokenize(std::string_view text, const std::string& file, Diag
         }
         ++i;
       }
-      if (i - start > limits::kMaxTokenBytes) {
-        return fail(line, "word longer than " + std::to_string(limits::kMaxTokenBytes) + " bytes");
+      if (i - start > limits::kMaxWordBytes) {
+        return fail(line, "word longer than " + std::to_string(limits::kMaxWordBytes) +
+                              " bytes; write it in double quotes (up to " +
+                              std::to_string(limits::kMaxStringBytes) + " bytes)");
       }
       out.push_back(Token{TokenKind::kWord, std::string(text.substr(start, i - start)), line});
     }

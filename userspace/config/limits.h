@@ -10,11 +10,14 @@ namespace tandem::config::limits {
 
 inline constexpr std::size_t kMaxFileBytes = 1 << 20;    // one file
 inline constexpr std::size_t kMaxTotalBytes = 16 << 20;  // all files of one load
-inline constexpr std::size_t kMaxTokenBytes = 4096;      // one word or string
-inline constexpr std::size_t kMaxNesting = 8;            // nested { } blocks
-inline constexpr std::size_t kMaxArgs = 64;              // words after a keyword
-inline constexpr std::size_t kMaxIncludeDepth = 8;       // include inside include ...
-inline constexpr std::size_t kMaxIncludedFiles = 256;    // files per load
+// drbdadm's limits for one token, kept so that both tools read the same
+// files: an unquoted word up to 128 bytes, a quoted string up to 255.
+inline constexpr std::size_t kMaxWordBytes = 128;
+inline constexpr std::size_t kMaxStringBytes = 255;
+inline constexpr std::size_t kMaxNesting = 8;          // nested { } blocks
+inline constexpr std::size_t kMaxArgs = 64;            // words after a keyword
+inline constexpr std::size_t kMaxIncludeDepth = 8;     // include inside include ...
+inline constexpr std::size_t kMaxIncludedFiles = 256;  // files per load
 inline constexpr std::size_t kMaxResources = 4096;
 inline constexpr std::size_t kMaxHostsPerResource = 32;
 inline constexpr std::size_t kMaxVolumesPerResource = 256;

@@ -51,9 +51,32 @@ class Parser {
       }
       Statement s = parse_statement(depth);
       if (failed_) break;
+      check_word_forms(s);
+      if (failed_) break;
       out.push_back(std::move(s));
     }
     return out;
+  }
+
+  // Unquoted words are limited to letters, digits and / . _ - (as in
+  // drbdadm); addresses and meta-disk indexes also use : [ ] by design.
+  void check_word_forms(const Statement& s) {
+    const bool address_like =
+        s.keyword == "address" || s.keyword == "floating" || s.keyword == "meta-disk";
+    for (const Argument& a : s.args) {
+      if (a.quoted) continue;
+      for (char c : a.text) {
+        const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '/' || c == '.' || c == '_' || c == '-';
+        const bool address_char = c == ':' || c == '[' || c == ']';
+        if (!plain && !(address_like && address_char)) {
+          error(s.where.line, "'" + a.text +
+                                  "' must be written in double quotes: unquoted words may only "
+                                  "contain letters, digits and / . _ -");
+          return;
+        }
+      }
+    }
   }
 
   Statement parse_statement(std::size_t depth) {

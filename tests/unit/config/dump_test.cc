@@ -85,7 +85,7 @@ TEST(Dump, RoundTripsEveryFeature) {
       "  handlers { split-brain \"tab\\there # not a comment\"; }\n"
       "  volume 0 { device /dev/drbd0; disk /dev/sda1; meta-disk internal; }\n"
       "  volume 7 { device /dev/drbd_data minor 7; disk \"/dev/disk/by-id/with space\"; "
-      "meta-disk /dev/md [2]; disk { al-extents 99; disk-barrier yes; } }\n"
+      "meta-disk \"/dev/md:x\" [2]; disk { al-extents 99; disk-barrier yes; } }\n"
       "  on alpha alpha2 { address 10.0.0.1:7789; node-id 3; }\n"
       "  on beta { address ipv6 [fd00::2]:7789; node-id 4; volume 7 { disk /dev/other; } }\n"
       "}\n"
@@ -158,6 +158,9 @@ TEST(Dump, QuotesWordsThatNeedIt) {
   EXPECT_EQ(quote_if_needed("a\"b\\"), "\"a\\\"b\\\\\"");
   EXPECT_EQ(quote_if_needed("x;y"), "\"x;y\"");
   EXPECT_EQ(quote_if_needed(""), "\"\"");
+  EXPECT_EQ(quote_if_needed("/dev/disk/by-path/pci-0000:00:1f.2"),
+            "\"/dev/disk/by-path/pci-0000:00:1f.2\"");
+  EXPECT_EQ(quote_if_needed(std::string(129, 'a')), "\"" + std::string(129, 'a') + "\"");
 }
 
 }  // namespace

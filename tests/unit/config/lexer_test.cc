@@ -75,14 +75,17 @@ TEST(Lexer, RejectsControlBytes) {
 
 TEST(Lexer, EnforcesTokenLength) {
   Diagnostics diag;
-  lex(std::string(limits::kMaxTokenBytes + 1, 'a'), diag);
+  lex(std::string(limits::kMaxWordBytes + 1, 'a'), diag);
   EXPECT_NE(diag.message().find("longer than"), std::string::npos) << diag.message();
   Diagnostics ok;
-  lex(std::string(limits::kMaxTokenBytes, 'a'), ok);
+  lex(std::string(limits::kMaxWordBytes, 'a'), ok);
   EXPECT_TRUE(ok.empty());
   Diagnostics str;
-  lex("\"" + std::string(limits::kMaxTokenBytes + 1, 'a') + "\"", str);
+  lex("\"" + std::string(limits::kMaxStringBytes + 1, 'a') + "\"", str);
   EXPECT_FALSE(str.empty());
+  Diagnostics str_ok;
+  lex("\"" + std::string(limits::kMaxStringBytes, 'a') + "\"", str_ok);
+  EXPECT_TRUE(str_ok.empty());
 }
 
 TEST(Lexer, EnforcesFileSize) {

@@ -95,6 +95,20 @@ TEST(Parser, ArgumentLimit) {
   EXPECT_NE(diag.message().find("is a ';' missing?"), std::string::npos) << diag.message();
 }
 
+TEST(Parser, UnquotedWordsUseDrbdsCharacterSet) {
+  Diagnostics diag;
+  parse_statements("shared-secret a%b;", "p.conf", diag);
+  EXPECT_NE(diag.message().find("'a%b' must be written in double quotes"), std::string::npos)
+      << diag.message();
+  Diagnostics quoted;
+  parse_statements("shared-secret \"a%b\"; address ipv6 [fd00::1]:1; meta-disk /x[1];", "p.conf",
+                   quoted);
+  EXPECT_TRUE(quoted.empty()) << quoted.message();
+  Diagnostics colon;
+  parse_statements("disk /dev/a:b;", "p.conf", colon);
+  EXPECT_FALSE(colon.empty());
+}
+
 TEST(Parser, LexErrorStopsParsing) {
   Diagnostics diag;
   parse_statements("a \"x\n}", "p.conf", diag);

@@ -333,7 +333,7 @@ TEST(Validation, MetaDiskForms) {
   EXPECT_THAT(load_error("resource r1 { on a { meta-disk inside; } }"),
               HasSubstr("neither 'internal' nor an absolute path"));
   EXPECT_THAT(load_error("resource r1 { on a { flexible-meta-disk /dev/x [1]; } }"),
-              HasSubstr("meta-disk"));
+              HasSubstr("'[1]' must be written in double quotes"));
 }
 
 TEST(Validation, AddressForms) {
@@ -403,7 +403,7 @@ TEST(Validation, KeywordsAsNamesMustBeQuoted) {
   EXPECT_THAT(load_error("resource r0 { on alpha no { } }"), HasSubstr("'no' is a keyword"));
   EXPECT_THAT(load_error("resource r0 { on 12 { } }"), HasSubstr("'12' is a keyword or number"));
   EXPECT_THAT(load_error("resource 1K { }"), HasSubstr("'1K' is a keyword or number"));
-  EXPECT_THAT(load_error("resource r0 { on 10.0.0.9:1 { } }"), HasSubstr("is a keyword"));
+  EXPECT_THAT(load_error("resource r0 { on 10.0.0.9 { } }"), HasSubstr("is a keyword"));
   EXPECT_THAT(load_error("resource r0 { on 3par { } }"), ::testing::Not(HasSubstr("keyword")));
   // Enum values and DRBD 9 words are not reserved in the 8.4 grammar.
   EXPECT_THAT(load_error("resource r0 { on detach { } }"), ::testing::Not(HasSubstr("keyword")));
@@ -426,6 +426,8 @@ TEST(Validation, VolumeFormsNotMixedWithinResource) {
 
 TEST(Validation, CpuMaskIsHex) {
   EXPECT_THAT(load_error(resource_with("  options { cpu-mask ff,ff; }")),
+              HasSubstr("must be written in double quotes"));
+  EXPECT_THAT(load_error(resource_with("  options { cpu-mask \"ff,ff\"; }")),
               HasSubstr("not a hexadecimal mask"));
   EXPECT_THAT(load_error(resource_with("  options { cpu-mask xyz; }")),
               HasSubstr("not a hexadecimal mask"));
