@@ -150,7 +150,38 @@ void EventLoop::post(std::function<void()> fn) {
   (void)!write(wake_fd_, &one, sizeof one);
 }
 
+void EventLoop::submit_io(FileOp op, int fd, void* buffer, uint32_t length, uint64_t offset,
+                          bool dsync, IoCallback callback) {
+  io_uring_sqe* sqe = get_sqe();
+  if (sqe == nullptr) {
+    // Report the failure from the loop, never inside the caller.
+    add_timer(std::chrono::milliseconds(0), [cb = std::move(callback)] { cb(-EAGAIN); });
+    return;
+  }
+  switch (op) {
+    case FileOp::kRead:
+      io_uring_prep_read(sqe, fd, buffer, length, offset);
+      break;
+    case FileOp::kWrite:
+      io_uring_prep_write(sqe, fd, buffer, length, offset);
+      if (dsync) sqe->rw_flags = RWF_DSYNC;
+      break;
+    case FileOp::kFsync:
+      io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+      break;
+  }
+  const uint64_t token = next_token_++;
+  io_uring_sqe_set_data64(sqe, token);
+  io_callbacks_.emplace(token, std::move(callback));
+}
+
 void EventLoop::on_completion(uint64_t token, int32_t res) {
+  if (auto io = io_callbacks_.find(token); io != io_callbacks_.end()) {
+    IoCallback callback = std::move(io->second);
+    io_callbacks_.erase(io);
+    callback(res);
+    return;
+  }
   auto t = tokens_.find(token);
   if (t == tokens_.end()) {
     return;  // a cancelled poll or a poll_remove request

@@ -52,6 +52,16 @@ class EventLoop {
   TimerId add_timer(std::chrono::milliseconds delay, TimerCallback callback);
   void cancel_timer(TimerId id);
 
+  // Asynchronous file I/O on the loop's ring. `callback` receives the
+  // io_uring result: bytes transferred, or -errno. kWrite with `dsync` is a
+  // FUA write (RWF_DSYNC); kFsync is fdatasync. The buffer must stay valid
+  // until the callback runs.
+  enum class FileOp { kRead, kWrite, kFsync };
+  using IoCallback = std::function<void(int32_t result)>;
+  void submit_io(FileOp op, int fd, void* buffer, uint32_t length, uint64_t offset, bool dsync,
+                 IoCallback callback);
+  size_t io_in_flight() const { return io_callbacks_.size(); }
+
   // Thread-safe: runs `fn` on the loop's thread soon.
   void post(std::function<void()> fn);
 
@@ -93,7 +103,8 @@ class EventLoop {
   uint64_t next_id_ = 1;
   uint64_t next_token_ = 1;
   std::unordered_map<WatchId, Watch> watches_;
-  std::unordered_map<uint64_t, WatchId> tokens_;  // armed poll -> watch
+  std::unordered_map<uint64_t, WatchId> tokens_;           // armed poll -> watch
+  std::unordered_map<uint64_t, IoCallback> io_callbacks_;  // file I/O in flight
 
   std::map<std::pair<Clock::time_point, TimerId>, TimerCallback> timers_;
   std::unordered_map<TimerId, Clock::time_point> timer_deadlines_;

@@ -219,6 +219,10 @@ void PeerLink::stop(const std::string& reason) {
   }
 }
 
+void PeerLink::drop_connection(const std::string& reason) {
+  if (active_ != 0) drop(active_, reason, LOG_WARNING);
+}
+
 void PeerLink::schedule_dial(std::chrono::milliseconds delay) {
   if (!running_ || dial_timer_ != 0) return;
   dial_timer_ = loop_.add_timer(delay, [this] {

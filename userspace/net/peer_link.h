@@ -90,6 +90,11 @@ class PeerLink {
   // established link is closed this way.
   void stop(const std::string& reason);
 
+  // Closes the established connection (if any) and keeps listening and
+  // dialling; `lost` is called. Used when the replication core closes a
+  // connection it wants re-established.
+  void drop_connection(const std::string& reason);
+
   State state() const;
   bool connected() const { return state() == State::kConnected; }
 

@@ -1,0 +1,172 @@
+#include "daemon/daemon.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "daemon/control_client.h"
+
+namespace tandem::daemon {
+namespace {
+
+bool is_host_of(const config::ResourceConfig& r, const std::string& node) {
+  for (const auto& h : r.hosts) {
+    for (const auto& n : h.names) {
+      if (n == node) return true;
+    }
+  }
+  return false;
+}
+
+const char* verb_name(proto::ControlVerb v) {
+  switch (v) {
+    case proto::CONTROL_VERB_UP:
+      return "up";
+    case proto::CONTROL_VERB_DOWN:
+      return "down";
+    case proto::CONTROL_VERB_ATTACH:
+      return "attach";
+    case proto::CONTROL_VERB_DETACH:
+      return "detach";
+    case proto::CONTROL_VERB_CONNECT:
+      return "connect";
+    case proto::CONTROL_VERB_DISCONNECT:
+      return "disconnect";
+    case proto::CONTROL_VERB_PRIMARY:
+      return "primary";
+    case proto::CONTROL_VERB_SECONDARY:
+      return "secondary";
+    case proto::CONTROL_VERB_ADJUST:
+      return "adjust";
+    case proto::CONTROL_VERB_STATUS:
+      return "status";
+    default:
+      return "?";
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Daemon>> Daemon::start(EventLoop& loop, const DaemonOptions& options) {
+  auto cfg = config::load_file(options.config_path);
+  if (!cfg) return cfg.error();
+  std::unique_ptr<Daemon> d(new Daemon(loop));
+  d->options_ = options;
+  for (const auto& rc : cfg->resources()) {
+    if (!is_host_of(rc, options.node)) continue;
+    auto resolved = cfg->resolve(rc.name, options.node);
+    if (!resolved) return resolved.error();
+    auto runtime = ResourceRuntime::create(loop, std::move(resolved).value(), options.run_dir);
+    if (!runtime) return runtime.error();
+    d->resources_.emplace(rc.name, std::move(runtime).value());
+  }
+  if (d->resources_.empty()) {
+    TLOG(LOG_WARNING, "%s names no resource with a host called '%s': nothing to manage",
+         options.config_path.c_str(), options.node.c_str());
+  }
+  if (mkdir(options.run_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return make_error("cannot create the run directory " + options.run_dir + ": " +
+                      std::strerror(errno));
+  }
+  Daemon* self = d.get();
+  auto server =
+      ControlServer::start(loop, control_socket_path(options.run_dir), options.access,
+                           [self](const proto::ControlRequest& req, const ClientCredentials&) {
+                             return self->handle(req);
+                           });
+  if (!server) return server.error();
+  d->control_ = std::move(server).value();
+  TLOG(LOG_NOTICE, "tandemd for node %s: %zu resource(s) from %s, control socket %s",
+       options.node.c_str(), d->resources_.size(), options.config_path.c_str(),
+       d->control_->path().c_str());
+  return d;
+}
+
+Daemon::~Daemon() = default;
+
+proto::ControlReply Daemon::handle(const proto::ControlRequest& request) {
+  proto::ControlReply reply;
+  std::vector<ResourceRuntime*> targets;
+  const std::string& name = request.resource();
+  if (name.empty() || name == "all") {
+    for (auto& [n, r] : resources_) targets.push_back(r.get());
+  } else if (auto it = resources_.find(name); it != resources_.end()) {
+    targets.push_back(it->second.get());
+  } else {
+    std::string known;
+    for (const auto& [n, r] : resources_) known += (known.empty() ? "" : ", ") + n;
+    reply.set_ok(false);
+    reply.set_error("resource " + name + " is not managed by this tandemd (node " + options_.node +
+                    ", " + options_.config_path +
+                    "; its resources: " + (known.empty() ? "none" : known) + ")");
+    return reply;
+  }
+  std::string errors;
+  for (ResourceRuntime* r : targets) {
+    Result<void> result;
+    switch (request.verb()) {
+      case proto::CONTROL_VERB_UP:
+        result = r->up();
+        break;
+      case proto::CONTROL_VERB_DOWN:
+        result = r->down();
+        break;
+      case proto::CONTROL_VERB_ATTACH:
+        result = r->attach();
+        break;
+      case proto::CONTROL_VERB_DETACH:
+        result = r->detach();
+        break;
+      case proto::CONTROL_VERB_CONNECT:
+        result = r->connect(request.discard_my_data());
+        break;
+      case proto::CONTROL_VERB_DISCONNECT:
+        result = r->disconnect();
+        break;
+      case proto::CONTROL_VERB_PRIMARY:
+        result = r->primary(request.force());
+        break;
+      case proto::CONTROL_VERB_SECONDARY:
+        result = r->secondary();
+        break;
+      case proto::CONTROL_VERB_ADJUST:
+        result = r->adjust();
+        break;
+      case proto::CONTROL_VERB_STATUS:
+        break;
+      default:
+        result = make_error("unknown control verb " + std::to_string(request.verb()) +
+                            " (tandemadm and tandemd versions differ?)");
+    }
+    if (!result) {
+      errors += (errors.empty() ? "" : "\n") + result.error().message;
+      TLOG(LOG_WARNING, "%s %s refused: %s", verb_name(request.verb()), r->name().c_str(),
+           result.error().message.c_str());
+    } else if (request.verb() != proto::CONTROL_VERB_STATUS) {
+      TLOG(LOG_INFO, "resource %s: %s%s done", r->name().c_str(), verb_name(request.verb()),
+           request.force() ? " --force" : "");
+    }
+    *reply.add_resources() = r->status();
+  }
+  reply.set_ok(errors.empty());
+  reply.set_error(errors);
+  return reply;
+}
+
+void Daemon::shutdown() {
+  control_.reset();
+  for (auto& [name, r] : resources_) {
+    (void)r->disconnect();
+    (void)r->detach();
+  }
+  // Let local I/O finish before its buffers go away with the runtimes.
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (loop_.io_in_flight() > 0 && Clock::now() < deadline) {
+    (void)loop_.run_once(std::chrono::milliseconds(50));
+  }
+  resources_.clear();
+}
+
+}  // namespace tandem::daemon

@@ -1,0 +1,159 @@
+#include "daemon/nbd_export.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "nbd/listen_socket.h"
+
+namespace tandem::daemon {
+namespace {
+constexpr size_t kReadChunk = 256 * 1024;
+}  // namespace
+
+Result<std::unique_ptr<NbdExport>> NbdExport::start(EventLoop& loop, const std::string& path,
+                                                    nbd::ExportInfo info, std::string who,
+                                                    Submit submit) {
+  auto fd = nbd::listen_unix(path);
+  if (!fd) {
+    return make_error(who + ": cannot export over NBD at " + path + ": " + fd.error().message);
+  }
+  // The loop accepts until EAGAIN: the listener must not block.
+  if (const int fl = fcntl(*fd, F_GETFL); fl < 0 || fcntl(*fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+    const int err = errno;
+    close(*fd);
+    unlink(path.c_str());
+    return make_error(who + ": cannot make the NBD socket " + path +
+                      " non-blocking: " + std::strerror(err));
+  }
+  std::unique_ptr<NbdExport> e(
+      new NbdExport(loop, path, std::move(info), std::move(who), std::move(submit)));
+  e->listen_fd_ = *fd;
+  NbdExport* self = e.get();
+  e->listen_watch_ = loop.watch(*fd, POLLIN, [self](uint32_t) { self->on_accept(); });
+  TLOG(LOG_INFO, "%s: exported over NBD at %s (%llu bytes)", e->who_.c_str(), path.c_str(),
+       static_cast<unsigned long long>(e->info_.size));
+  return e;
+}
+
+NbdExport::~NbdExport() {
+  while (!conns_.empty()) drop(conns_.begin()->first, "");
+  if (listen_watch_ != 0) loop_.unwatch(listen_watch_);
+  if (listen_fd_ >= 0) {
+    close(listen_fd_);
+    unlink(path_.c_str());
+  }
+}
+
+void NbdExport::on_accept() {
+  while (true) {
+    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        TLOG(LOG_WARNING, "%s: NBD accept on %s failed: %s", who_.c_str(), path_.c_str(),
+             std::strerror(errno));
+      }
+      return;
+    }
+    auto c = std::make_unique<Conn>();
+    c->id = next_id_++;
+    c->fd = fd;
+    c->session = std::make_unique<nbd::NbdSession>(
+        std::vector<nbd::ExportInfo>{info_},
+        who_ + " NBD client " + std::to_string(c->id) + " on " + path_);
+    const uint64_t id = c->id;
+    c->watch = loop_.watch(fd, POLLIN, [this, id](uint32_t ev) { on_event(id, ev); });
+    Conn& ref = *c;
+    conns_.emplace(id, std::move(c));
+    pump(ref);  // the server speaks first (greeting)
+  }
+}
+
+void NbdExport::on_event(uint64_t id, uint32_t revents) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  Conn& c = *it->second;
+  if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !c.eof && c.session->wants_input()) {
+    std::vector<std::byte> buf(kReadChunk);
+    const ssize_t n = recv(c.fd, buf.data(), buf.size(), 0);
+    if (n > 0) {
+      c.session->receive(std::span(buf.data(), static_cast<size_t>(n)));
+    } else if (n == 0) {
+      c.eof = true;
+      c.session->peer_closed();
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      drop(id, std::string("receive failed: ") + std::strerror(errno));
+      return;
+    }
+  } else if ((revents & (POLLHUP | POLLERR)) != 0 && (revents & POLLOUT) == 0 && c.eof) {
+    // Nothing to read any more and the socket is gone.
+    drop(id, "");
+    return;
+  }
+  pump(c);
+}
+
+bool NbdExport::pump(Conn& c) {
+  const uint64_t id = c.id;
+  while (auto req = c.session->next_request()) {
+    submit_(id, std::move(*req));
+    if (conns_.find(id) == conns_.end()) return false;
+  }
+  for (auto& chunk : c.session->take_output()) {
+    if (!chunk.empty()) c.out.push_back(std::move(chunk));
+  }
+  while (!c.out.empty()) {
+    auto& front = c.out.front();
+    const ssize_t n = send(c.fd, front.data() + c.out_pos, front.size() - c.out_pos, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
+      drop(id, std::string("send failed: ") + std::strerror(errno));
+      return false;
+    }
+    c.out_pos += static_cast<size_t>(n);
+    if (c.out_pos == front.size()) {
+      c.out.pop_front();
+      c.out_pos = 0;
+    }
+  }
+  const bool finished = c.session->closed() || (c.eof && c.session->inflight() == 0);
+  if (finished && c.out.empty()) {
+    if (!c.session->close_reason().empty()) {
+      TLOG(LOG_INFO, "%s: NBD client %llu: %s", who_.c_str(), static_cast<unsigned long long>(id),
+           c.session->close_reason().c_str());
+    }
+    drop(id, "");
+    return false;
+  }
+  uint32_t events = 0;
+  if (!c.eof && c.session->wants_input() && !c.session->closed()) events |= POLLIN;
+  if (!c.out.empty()) events |= POLLOUT;
+  loop_.set_events(c.watch, events);
+  return true;
+}
+
+void NbdExport::complete(uint64_t connection, nbd::BlockRequest&& request, int error) {
+  auto it = conns_.find(connection);
+  if (it == conns_.end()) return;  // the client went away
+  it->second->session->complete(std::move(request), error);
+  pump(*it->second);
+}
+
+void NbdExport::drop(uint64_t id, const std::string& why) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  if (!why.empty()) {
+    TLOG(LOG_WARNING, "%s: NBD client %llu: %s", who_.c_str(), static_cast<unsigned long long>(id),
+         why.c_str());
+  }
+  loop_.unwatch(it->second->watch);
+  close(it->second->fd);
+  conns_.erase(it);
+}
+
+}  // namespace tandem::daemon

@@ -1,0 +1,107 @@
+// One resource inside tandemd: the replication core (core::Replicator) and
+// everything that executes its actions — the peer link (frames), the
+// attached backing device (local I/O, metadata, bitmap), the loop's timers —
+// plus the NBD export that feeds it application requests.
+//
+// Every event (admin verb, frame, I/O completion, timer, NBD request) goes
+// into the core, then drain() executes the actions the core returned, in
+// order. Nothing here decides replication behaviour; that is the core's.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.h"
+#include "config/config.h"
+#include "control.pb.h"
+#include "core/replicator.h"
+#include "daemon/attached_disk.h"
+#include "daemon/event_loop.h"
+#include "daemon/nbd_export.h"
+#include "net/peer_link.h"
+
+namespace tandem::daemon {
+
+class ResourceRuntime {
+ public:
+  // Fails when the resource cannot be run by this daemon (not exactly one
+  // peer, bad addresses); the message names the resource and the reason.
+  static Result<std::unique_ptr<ResourceRuntime>> create(EventLoop& loop,
+                                                         config::ResolvedResource config,
+                                                         std::string run_dir);
+  ~ResourceRuntime();
+  ResourceRuntime(const ResourceRuntime&) = delete;
+  ResourceRuntime& operator=(const ResourceRuntime&) = delete;
+
+  const std::string& name() const { return config_.name; }
+
+  Result<void> up();  // attach (unless attached) + connect (unless connecting)
+  Result<void> down();
+  Result<void> attach();
+  Result<void> detach();
+  Result<void> connect(bool discard_my_data);
+  Result<void> disconnect();
+  Result<void> primary(bool force);
+  Result<void> secondary();
+  // Brings the running state to what the configuration asks for: attached
+  // and connecting. Options changed in the file need `down` + `up` for now.
+  Result<void> adjust();
+
+  proto::ResourceStatus status() const;
+  std::string nbd_socket_path() const;
+
+ private:
+  ResourceRuntime(EventLoop& loop, config::ResolvedResource config, std::string run_dir);
+
+  // Executes every action the core has produced (re-entrant calls return
+  // at once; the outer drain picks up new actions).
+  void drain();
+  void execute(core::Action& action);
+  void submit_io(const core::SubmitIo& io);
+  void persist(const core::Metadata& md);
+  void on_state_changed(const core::StateChanged& change);
+  void arm_timer(core::TimerId id, uint32_t after_ms);
+  void cancel_timer(core::TimerId id);
+  void start_export();
+  void stop_export();
+  void on_nbd_request(uint64_t connection, nbd::BlockRequest&& request);
+  void finish_detach();
+  void sample_sync_rate();
+  std::string who() const { return "resource " + config_.name; }
+
+  EventLoop& loop_;
+  config::ResolvedResource config_;
+  std::string run_dir_;
+  std::unique_ptr<core::Replicator> core_;
+  std::unique_ptr<net::PeerLink> link_;
+  std::unique_ptr<AttachedDisk> disk_;
+  std::unique_ptr<NbdExport> export_;
+  // Guards callbacks (I/O completions) that may outlive this object.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+  bool draining_ = false;
+  std::vector<core::Action> actions_;
+  std::unordered_map<uint8_t, EventLoop::TimerId> timers_;
+
+  // Application requests from the NBD export, by core request id.
+  struct AppRequest {
+    uint64_t connection = 0;
+    nbd::BlockRequest request;
+  };
+  uint64_t next_request_id_ = 1;
+  std::unordered_map<uint64_t, AppRequest> requests_;
+
+  core::Status status_;
+  std::string last_state_error_;
+  // Sync rate, sampled once a second while a resync runs.
+  EventLoop::TimerId rate_timer_ = 0;
+  uint64_t rate_last_done_ = 0;
+  Clock::time_point rate_last_time_{};
+  uint64_t rate_bytes_per_sec_ = 0;
+};
+
+}  // namespace tandem::daemon
