@@ -1,0 +1,220 @@
+#!/bin/bash
+# Lab tests with two real tandemd processes on 127.0.0.1: separate run
+# directories, distinct ports, sparse backing files in a temporary directory.
+# Everything is torn down on exit, also when a check fails.
+#
+#   two_nodes.sh SCENARIO TANDEMD TANDEMADM
+#
+# Scenarios: connect-auth, wrong-secret, mirror, dual-primary, status-sync.
+set -euo pipefail
+
+scenario=$1
+TANDEMD=$2
+TANDEMADM=$3
+
+work=$(mktemp -d /tmp/tandem-lab-XXXXXX)
+pids=()
+cleanup() {
+  local rc=$?
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+  if [ "$rc" -ne 0 ]; then
+    echo "---- FAILED ($scenario); daemon logs:"
+    for n in alpha beta; do
+      [ -f "$work/$n.log" ] && { echo "---- $n.log"; tail -n 40 "$work/$n.log"; }
+    done
+  fi
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+adm() { local node=$1; shift; "$TANDEMADM" -c "$work/tandem.conf" --node "$node" --run-dir "$work/run-$node" "$@"; }
+status_field() {  # status_field NODE FIELD: one field of `status --json`
+  adm "$1" status --json r0 | sed -n "s/.*\"$2\":\"\([^\"]*\)\".*/\1/p"
+}
+
+size_mib=${SIZE_MIB:-64}
+base=$((20000 + ($$ % 15000) * 2))
+port_a=$base
+port_b=$((base + 1))
+
+write_config() {  # write_config SECRET_A SECRET_B [extra net options]
+  local secret_a=$1 secret_b=$2 extra=${3:-}
+  for n in alpha beta; do
+    local secret=$secret_a
+    [ "$n" = beta ] && secret=$secret_b
+    cat > "$work/$n.conf" <<CONF
+resource r0 {
+  net {
+    protocol C;
+    cram-hmac-alg sha256;
+    shared-secret "$secret";
+    connect-int 1;
+    $extra
+  }
+  on alpha {
+    node-id 0;
+    device /dev/drbd0;
+    disk $work/alpha.img;
+    meta-disk internal;
+    address 127.0.0.1:$port_a;
+  }
+  on beta {
+    node-id 1;
+    device /dev/drbd0;
+    disk $work/beta.img;
+    meta-disk internal;
+    address 127.0.0.1:$port_b;
+  }
+}
+CONF
+  done
+}
+
+start_nodes() {
+  for n in alpha beta; do
+    truncate -s "${size_mib}M" "$work/$n.img"
+    "$TANDEMADM" -c "$work/$n.conf" --node "$n" create-md r0 > /dev/null
+    mkdir -p "$work/run-$n"
+    "$TANDEMD" -c "$work/$n.conf" --node "$n" --run-dir "$work/run-$n" \
+      --log-file "$work/$n.log" 2> /dev/null
+    pids+=("$(cat "$work/run-$n/tandemd.pid")")
+  done
+  # tandemadm reads the config of the node it acts for (same resource).
+  cp "$work/alpha.conf" "$work/tandem.conf"
+  adm alpha up r0
+  adm beta up r0
+}
+
+data_bytes() {  # size of the exported data area
+  adm alpha status --json r0 | sed -n 's/.*"size_bytes":\([0-9]*\).*/\1/p'
+}
+
+same_data() {  # both backing files hold identical data areas
+  local n
+  n=$(data_bytes)
+  cmp -n "$n" "$work/alpha.img" "$work/beta.img"
+}
+
+uri() { echo "nbd+unix:///r0?socket=$work/run-$1/r0.nbd"; }
+
+case "$scenario" in
+  connect-auth)
+    write_config s3cret s3cret
+    start_nodes
+    adm alpha wait-connect --timeout 20 r0 || fail "alpha did not connect"
+    adm beta wait-connect --timeout 20 r0 || fail "beta did not connect"
+    [ "$(adm alpha cstate r0)" = Connected ] || fail "alpha cstate"
+    [ "$(adm beta dstate r0)" = "Inconsistent/Inconsistent" ] || fail "beta dstate: $(adm beta dstate r0)"
+    grep -q "peer beta: connected .*authenticated" "$work/alpha.log" || fail "alpha log lacks the authenticated connection"
+    grep -q "peer alpha: connected .*authenticated" "$work/beta.log" || fail "beta log lacks the authenticated connection"
+    # Disconnect goes StandAlone on this side and Connecting on the other.
+    adm alpha disconnect r0
+    [ "$(adm alpha cstate r0)" = StandAlone ] || fail "alpha not StandAlone after disconnect"
+    for _ in $(seq 50); do [ "$(adm beta cstate r0)" = Connecting ] && break; sleep 0.1; done
+    [ "$(adm beta cstate r0)" = Connecting ] || fail "beta did not notice the disconnect"
+    adm alpha connect r0
+    adm beta wait-connect --timeout 20 r0 || fail "no reconnect"
+    adm alpha down r0
+    adm beta down r0
+    [ "$(adm beta dstate r0)" = "Diskless/DUnknown" ] || fail "beta not Diskless after down"
+    ;;
+
+  wrong-secret)
+    write_config right-secret wrong-secret
+    start_nodes
+    for _ in $(seq 100); do
+      grep -q "wrong shared-secret" "$work/alpha.log" && grep -q "wrong shared-secret" "$work/beta.log" && break
+      sleep 0.1
+    done
+    grep "wrong shared-secret" "$work/alpha.log" | head -n 1
+    grep "wrong shared-secret" "$work/beta.log" | head -n 1
+    grep -q "wrong shared-secret" "$work/alpha.log" || fail "alpha did not log the authentication failure"
+    grep -q "wrong shared-secret" "$work/beta.log" || fail "beta did not log the authentication failure"
+    [ "$(adm alpha cstate r0)" = Connecting ] || fail "alpha should keep trying (Connecting)"
+    adm alpha status r0 | grep -q "last error: .*wrong shared-secret" || fail "status does not say why"
+    if grep -q "connected (" "$work/alpha.log" "$work/beta.log"; then fail "a connection was accepted"; fi
+    if adm alpha wait-connect --timeout 2 r0 2> /dev/null; then fail "wait-connect succeeded"; fi
+    ;;
+
+  mirror)
+    size_mib=300
+    write_config s3cret s3cret
+    start_nodes
+    adm alpha wait-connect --timeout 20 r0
+    adm alpha primary --force r0
+    adm alpha wait-sync --timeout 120 r0 || fail "initial sync did not finish"
+    [ "$(adm beta dstate r0)" = "UpToDate/UpToDate" ] || fail "beta not UpToDate after sync"
+    head -c 256M /dev/urandom > "$work/data.bin"
+    nbdcopy "$work/data.bin" "$(uri alpha)"
+    cmp -n 268435456 "$work/data.bin" "$work/alpha.img" || fail "alpha does not hold the written data"
+    cmp -n 268435456 "$work/data.bin" "$work/beta.img" || fail "beta does not hold the written data"
+    same_data || fail "backing devices differ"
+    # A secondary refuses writes; reads of its export are refused as well.
+    if nbdcopy "$work/data.bin" "$(uri beta)" 2> "$work/err"; then fail "secondary accepted writes"; fi
+    grep -qi "permission\|read-only\|operation not permitted" "$work/err" || { cat "$work/err"; fail "unclear refusal"; }
+    n=$(data_bytes)
+    for img in alpha beta; do
+      echo "$img data area: $(head -c "$n" "$work/$img.img" | sha256sum | cut -d' ' -f1)"
+    done
+    ;;
+
+  dual-primary)
+    write_config s3cret s3cret "allow-two-primaries yes;"
+    start_nodes
+    adm alpha wait-connect --timeout 20 r0
+    adm alpha primary --force r0
+    adm alpha wait-sync --timeout 60 r0
+    adm beta primary r0 || fail "beta could not become primary with allow-two-primaries"
+    [ "$(adm alpha role r0)" = "Primary/Primary" ] || fail "roles: $(adm alpha role r0)"
+    # Disjoint regions, written at the same time from both nodes.
+    qemu-io -f raw -c "write -P 0xaa 0 16M" "$(uri alpha)" > /dev/null &
+    qa=$!
+    qemu-io -f raw -c "write -P 0x55 32M 16M" "$(uri beta)" > /dev/null &
+    qb=$!
+    wait "$qa" || fail "alpha's write failed"
+    wait "$qb" || fail "beta's write failed"
+    qemu-io -f raw -c "read -P 0xaa 0 16M" -c "read -P 0x55 32M 16M" "$(uri alpha)" | grep -q "read 16777216" || fail "alpha reads back wrong data"
+    qemu-io -f raw -c "read -P 0xaa 0 16M" -c "read -P 0x55 32M 16M" "$(uri beta)" > "$work/rb"
+    grep -c "read 16777216" "$work/rb" | grep -q 2 || fail "beta reads back wrong data"
+    same_data || fail "backing devices differ after disjoint writes"
+    # Overlapping writes, concurrently, many times over the same region:
+    # whatever wins, both replicas must end identical.
+    for i in $(seq 8); do
+      qemu-io -f raw -c "write -P 0x1$i 40M 4M" "$(uri alpha)" > /dev/null &
+      qa=$!
+      qemu-io -f raw -c "write -P 0x2$i 41M 4M" "$(uri beta)" > /dev/null &
+      qb=$!
+      wait "$qa" && wait "$qb" || fail "overlapping write failed"
+    done
+    adm alpha wait-sync --timeout 30 r0
+    same_data || fail "backing devices differ after overlapping writes"
+    ;;
+
+  status-sync)
+    size_mib=512
+    write_config s3cret s3cret
+    start_nodes
+    adm alpha wait-connect --timeout 20 r0
+    adm alpha primary --force r0
+    adm alpha status r0 | tee "$work/st"
+    adm alpha status --json r0 > "$work/st.json"
+    grep -q "replication:SyncSource" "$work/st" || fail "no SyncSource state right after primary --force"
+    grep -q "sync: .*% done" "$work/st" || fail "no sync progress line"
+    grep -q '"active":true' "$work/st.json" || fail "json: sync not active"
+    [ "$(adm beta cstate r0)" = SyncTarget ] || [ "$(adm beta cstate r0)" = Connected ] || fail "beta cstate"
+    adm alpha wait-sync --timeout 120 r0
+    adm alpha status --json r0 | grep -q '"peer_disk":"UpToDate"' || fail "peer not UpToDate after sync"
+    same_data || fail "backing devices differ after the sync"
+    ;;
+
+  *)
+    fail "unknown scenario $scenario"
+    ;;
+esac
+echo "PASS: $scenario"
