@@ -34,8 +34,14 @@ void Replicator::complete_request(uint64_t request_id, int error) {
 
 void Replicator::submit_write(uint64_t request_id, uint64_t offset, ConstBuffer data, bool fua) {
   begin_event();
-  int error = role_ == Role::kPrimary ? check_request(offset, data.length, device_size()) : EROFS;
-  if (error == 0 && !local_usable() && !peer_gets_writes()) error = EIO;
+  int error = 0;
+  if (role_ != Role::kPrimary) {
+    error = EROFS;
+  } else if (!local_usable() && !peer_gets_writes()) {
+    error = EIO;  // no disk reachable (also: no known device size)
+  } else {
+    error = check_request(offset, data.length, device_size());
+  }
   if (error != 0) {
     complete_request(request_id, error);
     note_state();
@@ -179,7 +185,8 @@ void Replicator::on_write_ack(const net::Frame& frame, bool recv_ack_only) {
 
 void Replicator::submit_read(uint64_t request_id, uint64_t offset, MutableBuffer dest) {
   begin_event();
-  const int error = check_request(offset, dest.length, device_size());
+  const uint64_t size = device_size();
+  const int error = size == 0 ? EIO : check_request(offset, dest.length, size);
   if (error != 0) {
     complete_request(request_id, error);
     note_state();
