@@ -157,15 +157,13 @@ proto::ControlReply Daemon::handle(const proto::ControlRequest& request) {
 
 void Daemon::shutdown() {
   control_.reset();
-  for (auto& [name, r] : resources_) {
-    (void)r->disconnect();
-    (void)r->detach();
-  }
+  for (auto& [name, r] : resources_) r->shutdown();
   // Let local I/O finish before its buffers go away with the runtimes.
   const auto deadline = Clock::now() + std::chrono::seconds(5);
   while (loop_.io_in_flight() > 0 && Clock::now() < deadline) {
     (void)loop_.run_once(std::chrono::milliseconds(50));
   }
+  for (auto& [name, r] : resources_) r->close_disk();
   resources_.clear();
 }
 

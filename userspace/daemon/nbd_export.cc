@@ -79,7 +79,8 @@ void NbdExport::on_event(uint64_t id, uint32_t revents) {
   if (it == conns_.end()) return;
   Conn& c = *it->second;
   if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !c.eof && c.session->wants_input()) {
-    std::vector<std::byte> buf(kReadChunk);
+    if (read_buffer_.size() != kReadChunk) read_buffer_.resize(kReadChunk);
+    std::vector<std::byte>& buf = read_buffer_;
     const ssize_t n = recv(c.fd, buf.data(), buf.size(), 0);
     if (n > 0) {
       c.session->receive(std::span(buf.data(), static_cast<size_t>(n)));

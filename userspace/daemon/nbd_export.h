@@ -68,6 +68,7 @@ class NbdExport {
   EventLoop::WatchId listen_watch_ = 0;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
+  std::vector<std::byte> read_buffer_;  // reused for every receive
 };
 
 }  // namespace tandem::daemon

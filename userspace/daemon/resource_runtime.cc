@@ -241,6 +241,32 @@ Result<void> ResourceRuntime::adjust() {
   return up();
 }
 
+void ResourceRuntime::shutdown() {
+  // The daemon is stopping: no more application I/O, then give up the role,
+  // the connection and the disk in the order the core accepts them.
+  stop_export();
+  if (core_->status().role == core::Role::kPrimary) {
+    if (auto r = core_->demote(); !r) TLOG(LOG_WARNING, "%s", r.error().message.c_str());
+    drain();
+  }
+  (void)core_->disconnect();
+  drain();
+  link_->stop("tandemd is stopping");
+  drain();
+  if (disk_) {
+    if (auto r = core_->detach(); !r) TLOG(LOG_WARNING, "%s", r.error().message.c_str());
+    drain();
+  }
+}
+
+bool ResourceRuntime::io_idle() const {
+  return core_->idle();
+}
+
+void ResourceRuntime::close_disk() {
+  finish_detach();
+}
+
 Result<void> ResourceRuntime::down() {
   if (core_->status().role == core::Role::kPrimary) {
     return make_error(who() + ": cannot go down while Primary: run `tandemadm secondary " +
@@ -290,7 +316,6 @@ void ResourceRuntime::execute(core::Action& action) {
   } else if (auto* cancel = std::get_if<core::CancelTimer>(&action)) {
     cancel_timer(cancel->timer);
   } else if (auto* close = std::get_if<core::CloseConnection>(&action)) {
-    TLOG(LOG_WARNING, "%s", close->reason.c_str());
     last_state_error_ = close->reason;
     if (close->reconnect) {
       link_->drop_connection(close->reason);
@@ -366,7 +391,7 @@ void ResourceRuntime::persist(const core::Metadata& md) {
 }
 
 void ResourceRuntime::on_state_changed(const core::StateChanged& change) {
-  TLOG(LOG_NOTICE, "%s: %s", who().c_str(), change.what.c_str());
+  TLOG(LOG_NOTICE, "%s", change.what.c_str());
   const core::Status& s = change.status;
   const bool syncing =
       s.repl == core::ReplState::kSyncSource || s.repl == core::ReplState::kSyncTarget;

@@ -51,6 +51,13 @@ class ResourceRuntime {
   // and connecting. Options changed in the file need `down` + `up` for now.
   Result<void> adjust();
 
+  // Daemon stop: demote, disconnect and detach whatever the state, without
+  // refusing; then the owner waits for local I/O before close_disk().
+  void shutdown();
+  bool io_idle() const;
+  // Writes the bitmap and closes the backing device (after shutdown()).
+  void close_disk();
+
   proto::ResourceStatus status() const;
   std::string nbd_socket_path() const;
 

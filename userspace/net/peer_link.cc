@@ -396,7 +396,9 @@ void PeerLink::on_connection_event(uint64_t id, uint32_t revents) {
     if (c->phase == Connection::Phase::kConnecting) return;
   } else if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
              c->phase != Connection::Phase::kClosing) {
-    std::vector<std::byte> buf(kReadChunk);
+    // One receive buffer per link, reused: no allocation per wakeup.
+    if (read_buffer_.size() != kReadChunk) read_buffer_.resize(kReadChunk);
+    std::vector<std::byte>& buf = read_buffer_;
     for (int i = 0; i < kMaxReadsPerWakeup; ++i) {
       const ssize_t n = recv(c->fd, buf.data(), buf.size(), 0);
       if (n > 0) {
@@ -603,7 +605,8 @@ void PeerLink::drop(uint64_t id, const std::string& reason, int priority) {
   if (c->timer != 0) loop_.cancel_timer(c->timer);
   close(c->fd);
   if (!reason.empty()) {
-    log_at(priority, who() + ": " + reason);
+    // Reasons from the replication core already name resource and peer.
+    log_at(priority, reason.rfind("resource ", 0) == 0 ? reason : who() + ": " + reason);
   }
   const bool was_active = id == active_;
   if (was_active) {

@@ -139,6 +139,7 @@ class PeerLink {
   std::vector<std::unique_ptr<Connection>> conns_;
   uint64_t active_ = 0;  // id of the established connection, 0: none
   std::string last_error_;
+  std::vector<std::byte> read_buffer_;
 };
 
 const char* to_string(PeerLink::State state);
