@@ -31,6 +31,9 @@ struct HandlerUse {
 struct OptionLayer {
   std::vector<OptionUse> options;
   std::vector<HandlerUse> handlers;
+  // Where each option/handler was set: once per level, even across
+  // sections (net { verify-alg } and syncer { verify-alg } collide).
+  std::map<std::string, SourceLocation> set_at;
 };
 
 struct VolumeDecl {
@@ -38,6 +41,7 @@ struct VolumeDecl {
   std::optional<std::string> disk;
   std::optional<MetaDisk> meta_disk;
   std::vector<OptionUse> disk_options;
+  std::map<std::string, SourceLocation> disk_options_at;
   std::map<std::string, SourceLocation> set_at;  // device/disk/meta-disk statements
   SourceLocation where;
 };

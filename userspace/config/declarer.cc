@@ -101,7 +101,7 @@ class Declarer {
         return;
       }
       global_at_ = s.where;
-      option_block(s, SectionKind::kGlobal, out_.global);
+      option_block(s, SectionKind::kGlobal, out_.global, global_set_at_);
     } else if (s.keyword == "common") {
       if (!expect_block(s, "common { net { ... } ... }") || !expect_args(s, 0, "common { ... }")) {
         return;
@@ -156,21 +156,21 @@ class Declarer {
   // is none of them.
   bool layer_statement(const Statement& s, OptionLayer& layer) {
     if (s.keyword == "protocol" && !s.has_block) {
-      option_statement(s, *find_option(SectionKind::kNet, "protocol"), layer.options, nullptr);
+      option_statement(s, *find_option(SectionKind::kNet, "protocol"), layer.options, layer.set_at);
       return true;
     }
     if (s.keyword == "net" && s.has_block) {
-      option_block(s, SectionKind::kNet, layer.options);
+      option_block(s, SectionKind::kNet, layer.options, layer.set_at);
     } else if (s.keyword == "disk" && s.has_block) {
-      option_block(s, SectionKind::kDisk, layer.options);
+      option_block(s, SectionKind::kDisk, layer.options, layer.set_at);
     } else if (s.keyword == "startup" && s.has_block) {
-      option_block(s, SectionKind::kStartup, layer.options);
+      option_block(s, SectionKind::kStartup, layer.options, layer.set_at);
     } else if (s.keyword == "options" && s.has_block) {
-      option_block(s, SectionKind::kOptions, layer.options);
+      option_block(s, SectionKind::kOptions, layer.options, layer.set_at);
     } else if (s.keyword == "syncer" && s.has_block) {
-      syncer_block(s, layer.options);
+      syncer_block(s, layer.options, layer.set_at);
     } else if (s.keyword == "handlers" && s.has_block) {
-      handlers_block(s, layer.handlers);
+      handlers_block(s, layer.handlers, layer.set_at);
     } else {
       return false;
     }
@@ -181,16 +181,13 @@ class Declarer {
   }
 
   void option_statement(const Statement& s, const OptionSpec& spec, std::vector<OptionUse>& into,
-                        std::map<std::string, SourceLocation>* seen) {
+                        std::map<std::string, SourceLocation>& seen) {
     if (!expect_no_block(s)) return;
-    if (seen != nullptr) {
-      auto [it, inserted] = seen->emplace(std::string(spec.keyword), s.where);
-      if (!inserted) {
-        error(s.where, "'" + std::string(spec.keyword) +
-                           "' is set twice in this section (first at " + it->second.to_string() +
-                           "); keep one");
-        return;
-      }
+    auto [it, inserted] = seen.emplace(std::string(spec.keyword), s.where);
+    if (!inserted) {
+      error(s.where, "'" + std::string(spec.keyword) + "' is set twice at this level (first at " +
+                         it->second.to_string() + "); keep one");
+      return;
     }
     Result<ParsedValue> v = parse_option_value(spec, s.args);
     if (!v) {
@@ -221,8 +218,8 @@ class Declarer {
                        " { }" + hint_for(s.keyword, names));
   }
 
-  void option_block(const Statement& s, SectionKind section, std::vector<OptionUse>& into) {
-    std::map<std::string, SourceLocation> seen;
+  void option_block(const Statement& s, SectionKind section, std::vector<OptionUse>& into,
+                    std::map<std::string, SourceLocation>& seen) {
     for (const Statement& c : s.block) {
       if (diag_.full()) return;
       const OptionSpec* spec = find_option(section, c.keyword);
@@ -230,12 +227,12 @@ class Declarer {
         unknown_option(c, section);
         continue;
       }
-      option_statement(c, *spec, into, &seen);
+      option_statement(c, *spec, into, seen);
     }
   }
 
-  void syncer_block(const Statement& s, std::vector<OptionUse>& into) {
-    std::map<std::string, SourceLocation> seen;
+  void syncer_block(const Statement& s, std::vector<OptionUse>& into,
+                    std::map<std::string, SourceLocation>& seen) {
     for (const Statement& c : s.block) {
       if (diag_.full()) return;
       const OptionSpec* spec = find_syncer_option(c.keyword);
@@ -259,12 +256,12 @@ class Declarer {
         }
         continue;
       }
-      option_statement(c, *spec, into, &seen);
+      option_statement(c, *spec, into, seen);
     }
   }
 
-  void handlers_block(const Statement& s, std::vector<HandlerUse>& into) {
-    std::map<std::string, SourceLocation> seen;
+  void handlers_block(const Statement& s, std::vector<HandlerUse>& into,
+                      std::map<std::string, SourceLocation>& seen) {
     for (const Statement& c : s.block) {
       if (diag_.full()) return;
       if (!is_handler_name(c.keyword)) {
@@ -278,9 +275,9 @@ class Declarer {
                            " \"/usr/lib/drbd/notify.sh root\";");
         continue;
       }
-      auto [it, inserted] = seen.emplace(c.keyword, c.where);
+      auto [it, inserted] = seen.emplace("handler " + c.keyword, c.where);
       if (!inserted) {
-        error(c.where, "handler '" + c.keyword + "' is set twice in this section (first at " +
+        error(c.where, "handler '" + c.keyword + "' is set twice at this level (first at " +
                            it->second.to_string() + "); keep one");
         continue;
       }
@@ -476,14 +473,13 @@ class Declarer {
       if (is_volume_field(c)) {
         volume_field(c, v, vctx);
       } else if (c.keyword == "disk" && c.has_block) {
-        std::map<std::string, SourceLocation> seen;
         for (const Statement& o : c.block) {
           const OptionSpec* spec = find_option(SectionKind::kDisk, o.keyword);
           if (spec == nullptr) {
             unknown_option(o, SectionKind::kDisk);
             continue;
           }
-          option_statement(o, *spec, v.disk_options, &seen);
+          option_statement(o, *spec, v.disk_options, v.disk_options_at);
         }
       } else {
         unknown(c, vctx, kVolumeKeywords);
@@ -547,6 +543,7 @@ class Declarer {
   Declarations out_;
   std::optional<SourceLocation> global_at_;
   std::optional<SourceLocation> common_at_;
+  std::map<std::string, SourceLocation> global_set_at_;
 };
 
 }  // namespace

@@ -248,8 +248,21 @@ TEST(Validation, DigestsAndSecrets) {
 
 TEST(Validation, DuplicateOptionInOneSection) {
   const std::string e = load_error(resource_with("  net {\n    ping-int 5;\n    ping-int 6;\n  }"));
-  EXPECT_THAT(e,
-              HasSubstr("t.conf:4: 'ping-int' is set twice in this section (first at t.conf:3)"));
+  EXPECT_THAT(e, HasSubstr("t.conf:4: 'ping-int' is set twice at this level (first at t.conf:3)"));
+}
+
+TEST(Validation, DuplicateOptionAcrossSectionsOfOneLevel) {
+  EXPECT_THAT(load_error(resource_with("  net { verify-alg sha1; }\n  syncer { verify-alg md5; }")),
+              HasSubstr("t.conf:3: 'verify-alg' is set twice at this level (first at t.conf:2)"));
+  EXPECT_THAT(load_error(resource_with("  protocol A;\n  net { protocol B; }")),
+              HasSubstr("'protocol' is set twice"));
+  EXPECT_THAT(load_error(resource_with("  handlers { split-brain \"a\"; }\n"
+                                       "  handlers { split-brain \"b\"; }")),
+              HasSubstr("handler 'split-brain' is set twice"));
+  // Different levels are inheritance, not repetition.
+  EXPECT_TRUE(
+      load_string("common { net { ping-int 5; } }\n" + resource_with("  net { ping-int 6; }"), "t")
+          .ok());
 }
 
 TEST(Validation, DuplicateStructure) {
