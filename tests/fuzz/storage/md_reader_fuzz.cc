@@ -7,12 +7,26 @@
 #include <span>
 #include <vector>
 
+#include "common/crc32c.h"
 #include "storage/al_transaction.h"
+#include "storage/byte_order.h"
 #include "storage/memory_device.h"
 #include "storage/metadata_store.h"
 #include "storage/superblock.h"
 
 using namespace tandem::storage;
+
+namespace {
+
+// Random bytes almost never carry a valid checksum; recomputing it lets the
+// fuzzer reach the content checks behind it.
+void reseal_superblock(std::span<std::byte> slot) {
+  store_le<uint32_t>(
+      slot, kSuperblockSlotBytes - 4,
+      tandem::crc32c(std::span<const std::byte>(slot.data(), kSuperblockSlotBytes - 4)));
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto input = std::as_bytes(std::span<const uint8_t>(data, size));
@@ -20,6 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // 1. The superblock decoder on the first 4 KiB (zero padded).
   std::vector<std::byte> slot(kSuperblockSlotBytes);
   std::copy_n(input.begin(), std::min(size, slot.size()), slot.begin());
+  const bool reseal = size > 0 && (data[size - 1] & 1U) != 0;
+  if (reseal) reseal_superblock(slot);
   DecodedSlot d = decode_superblock(slot);
   (void)decode_superblock(input);  // any length
 
@@ -40,6 +56,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::copy_n(input.begin() + kSuperblockSlotBytes,
                   std::min(size - kSuperblockSlotBytes, tx.size()), tx.begin());
     }
+    if (reseal) {
+      store_le<uint32_t>(tx, tx.size() - 4,
+                         tandem::crc32c(std::span<const std::byte>(tx.data(), tx.size() - 4)));
+    }
     (void)decode_al_transaction(tx, g, uuid);
   }
 
@@ -57,6 +77,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       image.end() - static_cast<std::ptrdiff_t>(std::min(image.size(), kSuperblockAreaBytes)));
   if (n > lead) {
     std::copy_n(input.begin() + static_cast<std::ptrdiff_t>(lead), n - lead, image.begin());
+  }
+  if (reseal && image.size() >= kSuperblockAreaBytes) {
+    auto slots = std::span<std::byte>(image).last(kSuperblockAreaBytes);
+    reseal_superblock(slots.first(kSuperblockSlotBytes));
+    reseal_superblock(slots.last(kSuperblockSlotBytes));
   }
   if (!image.empty()) dev.poke(start, image);
   for (MetaDiskKind kind : {MetaDiskKind::kInternal, MetaDiskKind::kExternal}) {
