@@ -19,6 +19,10 @@ inline constexpr int kFencePeerOutdated = 4;      // peer's disk set to Outdated
 inline constexpr int kFencePeerUnreachable = 5;   // peer could not be reached / fenced
 inline constexpr int kFencePeerRefused = 6;       // peer is primary and refused
 inline constexpr int kFencePeerFenced = 7;        // peer node was fenced off the cluster
+// Not a DRBD code: any code DRBD does not know leaves I/O frozen under
+// `fencing resource-and-stonith`, which is what must happen when the peer
+// may still be alive. tandem-fence-peer's default when fencing failed.
+inline constexpr int kFencePeerFailed = 1;
 
 struct FencePeerTarget {
   std::string resource;            // DRBD_RESOURCE (may be empty)

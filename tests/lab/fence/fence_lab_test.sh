@@ -286,11 +286,11 @@ echo 1 >"$work/fence_fake_ipmi.rc"
 echo 1 >"$work/fence_fake_psu.rc"
 sed -i 's/ack_timeout="30"/ack_timeout="1"/' "$work/cluster.conf"
 DRBD_PEER=mail02 "$peer" >"$work/peer.out" 2>&1
-expect_rc 5 $? "fence-peer when fencing failed"
+expect_rc 1 $? "fence-peer when fencing failed (I/O stays frozen)"
 expect_grep "fencing node mail02 failed" "$work/peer.out" "failure explained"
 if grep -q ipmipass2 "$work/peer.out"; then fail "password in fence-peer output"; else pass "no password in output"; fi
-DRBD_PEER=mail02 "$peer" --failure-exit 1 >/dev/null 2>&1
-expect_rc 1 $? "fence-peer --failure-exit 1"
+DRBD_PEER=mail02 "$peer" --failure-exit 5 >/dev/null 2>&1
+expect_rc 5 $? "fence-peer --failure-exit 5"
 
 echo "=== tandem-fence-peer: post_fail_delay, unknown peer, no peer"
 reset_calls
@@ -300,10 +300,10 @@ DRBD_PEER=mail01 "$peer" >/dev/null 2>&1
 expect_rc 7 $? "fence-peer with post_fail_delay"
 ((SECONDS - start >= 2)) && pass "waited post_fail_delay" || fail "did not wait post_fail_delay"
 DRBD_PEER=mail09 "$peer" >"$work/peer.out" 2>&1
-expect_rc 5 $? "fence-peer for a peer not in cluster.conf"
+expect_rc 1 $? "fence-peer for a peer not in cluster.conf"
 expect_grep "mail09 is not a node" "$work/peer.out" "unknown peer named"
 env -u DRBD_PEER "$peer" >"$work/peer.out" 2>&1
-expect_rc 5 $? "fence-peer without DRBD environment"
+expect_rc 1 $? "fence-peer without DRBD environment"
 
 echo "=== tandemadm fence and fence-history"
 write_conf 0

@@ -1,6 +1,6 @@
 // tandem-fence-peer: fences a replication peer through the cluster.conf
 // fencing configuration and answers with DRBD's fence-peer exit codes:
-// 7 when every peer was fenced, 5 (or --failure-exit) when not.
+// 7 when every peer was fenced, 1 (or --failure-exit) when not.
 #include <unistd.h>
 
 #include <cstdio>
@@ -21,7 +21,8 @@ constexpr const char* kUsage =
     "                         [--failure-exit CODE] [--no-delay] [-v]\n"
     "Fences the peer named by DRBD_PEER / DRBD_PEERS / DRBD_PEER_NODE_ID (as DRBD's\n"
     "fence-peer handler) with the methods of cluster.conf. Exit 7: peer fenced;\n"
-    "5: fencing failed (change with --failure-exit, e.g. 1 keeps DRBD's I/O frozen).\n";
+    "1: fencing failed, DRBD keeps I/O frozen (--failure-exit 5 reports 'peer unreachable'\n"
+    "instead, which lets DRBD resume I/O without the peer: only for set-ups that accept that).\n";
 
 int run(int argc, char** argv) {
   std::string conf_path = "/etc/tandem/cluster.conf";
@@ -30,7 +31,7 @@ int run(int argc, char** argv) {
   }
   std::string history = tandem::fence::default_history_path();
   std::string action = "reboot";
-  int failure_exit = tandem::fence::kFencePeerUnreachable;
+  int failure_exit = tandem::fence::kFencePeerFailed;
   bool delay = true;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
