@@ -304,6 +304,14 @@ void ResourceRuntime::execute(core::Action& action) {
     AppRequest req = std::move(it->second);
     requests_.erase(it);
     if (req.request.op != nbd::BlockOp::kRead) req.request.data.clear();
+    if (done->error == EROFS && !logged_write_refusal_) {
+      // Once per Secondary period: a client retrying must not flood the log.
+      logged_write_refusal_ = true;
+      TLOG(LOG_WARNING,
+           "%s: refusing writes from NBD clients: this node is Secondary (run `tandemadm "
+           "primary %s` to write here)",
+           who().c_str(), config_.name.c_str());
+    }
     if (export_) export_->complete(req.connection, std::move(req.request), done->error);
   } else if (auto* mark = std::get_if<core::MarkOutOfSync>(&action)) {
     if (disk_) disk_->bitmap().mark_out_of_sync(mark->offset, mark->length);
@@ -393,6 +401,7 @@ void ResourceRuntime::persist(const core::Metadata& md) {
 void ResourceRuntime::on_state_changed(const core::StateChanged& change) {
   TLOG(LOG_NOTICE, "%s", change.what.c_str());
   const core::Status& s = change.status;
+  if (s.role == core::Role::kPrimary) logged_write_refusal_ = false;
   const bool syncing =
       s.repl == core::ReplState::kSyncSource || s.repl == core::ReplState::kSyncTarget;
   if (syncing && rate_timer_ == 0) {

@@ -102,7 +102,7 @@ class ResourceRuntime {
   uint64_t next_request_id_ = 1;
   std::unordered_map<uint64_t, AppRequest> requests_;
 
-  core::Status status_;
+  bool logged_write_refusal_ = false;
   std::string last_state_error_;
   // Sync rate, sampled once a second while a resync runs.
   EventLoop::TimerId rate_timer_ = 0;

@@ -155,9 +155,11 @@ case "$scenario" in
     cmp -n 268435456 "$work/data.bin" "$work/alpha.img" || fail "alpha does not hold the written data"
     cmp -n 268435456 "$work/data.bin" "$work/beta.img" || fail "beta does not hold the written data"
     same_data || fail "backing devices differ"
-    # A secondary refuses writes; reads of its export are refused as well.
+    # A secondary refuses writes (and says so in its log).
     if nbdcopy "$work/data.bin" "$(uri beta)" 2> "$work/err"; then fail "secondary accepted writes"; fi
     grep -qi "permission\|read-only\|operation not permitted" "$work/err" || { cat "$work/err"; fail "unclear refusal"; }
+    grep -q "resource r0: refusing writes from NBD clients: this node is Secondary" "$work/beta.log" ||
+      fail "beta did not log why it refused the writes"
     n=$(data_bytes)
     for img in alpha beta; do
       echo "$img data area: $(head -c "$n" "$work/$img.img" | sha256sum | cut -d' ' -f1)"
