@@ -176,7 +176,9 @@ struct ResolvedVolume {
   bool operator==(const ResolvedVolume&) const = default;
 };
 
-// One `on` (or `floating`) section of a resource.
+// One `on` (or `floating`) section of a resource. The address and node id
+// belong to the host, shared by all of its volumes (as in DRBD 8.4: one
+// connection per resource).
 struct ResolvedHost {
   std::vector<std::string> names;  // every name of the section (`on a b { }`)
   bool floating = false;           // `floating ADDR { }`: names = {address host}

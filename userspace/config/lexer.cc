@@ -21,6 +21,12 @@ bool is_bad_control(char c) {
   return (u < 0x20 && !is_space(c)) || u == 0x7f;
 }
 
+std::string hex_byte(char c) {
+  constexpr std::string_view kDigits = "0123456789abcdef";
+  const auto u = static_cast<unsigned char>(c);
+  return std::string("0x") + kDigits[u >> 4] + kDigits[u & 15];
+}
+
 }  // namespace
 
 std::vector<Token> tokenize(std::string_view text, const std::string& file, Diagnostics& diag) {
@@ -95,11 +101,7 @@ std::vector<Token> tokenize(std::string_view text, const std::string& file, Diag
       }
       out.push_back(Token{TokenKind::kString, std::move(value), start_line});
     } else if (is_bad_control(c)) {
-      return fail(line,
-                  "unexpected control byte 0x" +
-                      std::string(1, "0123456789abcdef"[(static_cast<unsigned char>(c) >> 4)]) +
-                      std::string(1, "0123456789abcdef"[static_cast<unsigned char>(c) & 15]) +
-                      "; is this a text file?");
+      return fail(line, "unexpected control byte " + hex_byte(c) + "; is this a text file?");
     } else {
       const std::size_t start = i;
       while (i < text.size() && !ends_word(text[i])) {
