@@ -47,7 +47,7 @@ class Loader {
       return std::nullopt;
     }
     if (!S_ISREG(st.st_mode)) {
-      diag_.error(from, path + " is not a regular file");
+      diag_.error(from, path + " is not a regular file; name the configuration file itself");
       return std::nullopt;
     }
     const auto size = static_cast<std::size_t>(st.st_size);
