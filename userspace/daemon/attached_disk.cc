@@ -57,10 +57,13 @@ Result<std::unique_ptr<AttachedDisk>> AttachedDisk::open(const std::string& reso
       storage::MetadataStore::open(*md_dev, spec_of(volume.meta_disk), d->md_device_->size_bytes(),
                                    storage::StoreOptions{.flushes = md_flushes});
   if (!store) {
-    return make_error(who + ": " + store.error().message +
-                          " (create the metadata first with `tandemadm create-md " + resource +
-                          "`)",
-                      store.error().sys_errno);
+    const std::string& m = store.error().message;
+    const bool hints = m.find("create-md") != std::string::npos;
+    return make_error(
+        who + ": " + m +
+            (hints ? ""
+                   : " (create the metadata first with `tandemadm create-md " + resource + "`)"),
+        store.error().sys_errno);
   }
   d->store_ = std::make_unique<storage::MetadataStore>(std::move(store).value());
   auto bitmap = d->store_->read_bitmap();
