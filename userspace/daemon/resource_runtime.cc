@@ -299,12 +299,25 @@ void ResourceRuntime::execute(core::Action& action) {
   } else if (auto* io = std::get_if<core::SubmitIo>(&action)) {
     submit_io(*io);
   } else if (auto* done = std::get_if<core::CompleteRequest>(&action)) {
-    auto it = requests_.find(done->request_id);
+    uint64_t request_id = done->request_id;
+    int error = done->error;
+    if (auto part = part_of_.find(request_id); part != part_of_.end()) {
+      // One piece of a split request: the request ends with its last piece,
+      // failed if any piece failed.
+      request_id = part->second;
+      part_of_.erase(part);
+      auto parent = requests_.find(request_id);
+      if (parent == requests_.end()) return;
+      if (parent->second.first_error == 0) parent->second.first_error = error;
+      if (--parent->second.parts_pending > 0) return;
+      error = parent->second.first_error;
+    }
+    auto it = requests_.find(request_id);
     if (it == requests_.end()) return;
     AppRequest req = std::move(it->second);
     requests_.erase(it);
     if (req.request.op != nbd::BlockOp::kRead) req.request.data.clear();
-    if (done->error == EROFS && !logged_write_refusal_) {
+    if (error == EROFS && !logged_write_refusal_) {
       // Once per Secondary period: a client retrying must not flood the log.
       logged_write_refusal_ = true;
       TLOG(LOG_WARNING,
@@ -312,7 +325,7 @@ void ResourceRuntime::execute(core::Action& action) {
            "primary %s` to write here)",
            who().c_str(), config_.name.c_str());
     }
-    if (export_) export_->complete(req.connection, std::move(req.request), done->error);
+    if (export_) export_->complete(req.connection, std::move(req.request), error);
   } else if (auto* mark = std::get_if<core::MarkOutOfSync>(&action)) {
     if (disk_) disk_->bitmap().mark_out_of_sync(mark->offset, mark->length);
   } else if (auto* clear = std::get_if<core::ClearOutOfSync>(&action)) {
@@ -504,10 +517,24 @@ void ResourceRuntime::on_nbd_request(uint64_t connection, nbd::BlockRequest&& re
       r.data.resize(r.length);
       core_->submit_read(id, r.offset, core::MutableBuffer{r.data.data(), r.length});
       break;
-    case nbd::BlockOp::kWriteZeroes:
-      r.data.assign(r.length, std::byte{0});
-      core_->submit_write(id, r.offset, core::ConstBuffer{r.data.data(), r.length}, r.fua);
+    case nbd::BlockOp::kWriteZeroes: {
+      // NBD bounds write-zeroes only by the export size; the core takes at
+      // most one frame payload per write. Split it; the parts share one
+      // buffer of zeroes (the core never modifies write data).
+      static const std::vector<std::byte> zeroes(kMaxRequestBytes);
+      const uint64_t offset = r.offset;
+      const uint64_t end = offset + r.length;
+      const bool fua = r.fua;
+      slot.parts_pending =
+          static_cast<uint32_t>((r.length + kMaxRequestBytes - 1) / kMaxRequestBytes);
+      for (uint64_t at = offset; at < end; at += kMaxRequestBytes) {
+        const uint64_t part = next_request_id_++;
+        part_of_[part] = id;
+        const auto len = static_cast<uint32_t>(std::min<uint64_t>(kMaxRequestBytes, end - at));
+        core_->submit_write(part, at, core::ConstBuffer{zeroes.data(), len}, fua);
+      }
       break;
+    }
     case nbd::BlockOp::kWrite:
       core_->submit_write(id, r.offset, core::ConstBuffer{r.data.data(), r.length}, r.fua);
       break;

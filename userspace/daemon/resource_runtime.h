@@ -98,9 +98,12 @@ class ResourceRuntime {
   struct AppRequest {
     uint64_t connection = 0;
     nbd::BlockRequest request;
+    uint32_t parts_pending = 0;  // split requests: pieces still in the core
+    int first_error = 0;
   };
   uint64_t next_request_id_ = 1;
   std::unordered_map<uint64_t, AppRequest> requests_;
+  std::unordered_map<uint64_t, uint64_t> part_of_;  // piece id -> request id
 
   bool logged_write_refusal_ = false;
   std::string last_state_error_;

@@ -155,6 +155,12 @@ case "$scenario" in
     cmp -n 268435456 "$work/data.bin" "$work/alpha.img" || fail "alpha does not hold the written data"
     cmp -n 268435456 "$work/data.bin" "$work/beta.img" || fail "beta does not hold the written data"
     same_data || fail "backing devices differ"
+    # Write-zeroes larger than one request (the daemon splits it), with FUA.
+    qemu-io -f raw -c "write -z -f 4M 9M" "$(uri alpha)" > /dev/null || fail "write-zeroes failed"
+    qemu-io -f raw -c "read -P 0 4M 9M" "$(uri alpha)" | grep -q "read 9437184" || fail "zeroes not read back"
+    cmp -n 4194304 "$work/data.bin" "$work/beta.img" || fail "write-zeroes touched data before it"
+    cmp -i 13631488 -n 1048576 "$work/data.bin" "$work/beta.img" || fail "write-zeroes touched data after it"
+    same_data || fail "backing devices differ after write-zeroes"
     # A secondary refuses writes (and says so in its log).
     if nbdcopy "$work/data.bin" "$(uri beta)" 2> "$work/err"; then fail "secondary accepted writes"; fi
     grep -qi "permission\|read-only\|operation not permitted" "$work/err" || { cat "$work/err"; fail "unclear refusal"; }
