@@ -264,7 +264,9 @@ class Declarer {
                       std::map<std::string, SourceLocation>& seen) {
     for (const Statement& c : s.block) {
       if (diag_.full()) return;
-      if (!is_handler_name(c.keyword)) {
+      // DRBD 8.3 called fence-peer outdate-peer; drbdadm 8.4 maps it too.
+      const std::string name = c.keyword == "outdate-peer" ? "fence-peer" : c.keyword;
+      if (!is_handler_name(name)) {
         error(c.where,
               "unknown handler '" + c.keyword + "'" + hint_for(c.keyword, handler_names()));
         continue;
@@ -275,13 +277,13 @@ class Declarer {
                            " \"/usr/lib/drbd/notify.sh root\";");
         continue;
       }
-      auto [it, inserted] = seen.emplace("handler " + c.keyword, c.where);
+      auto [it, inserted] = seen.emplace("handler " + name, c.where);
       if (!inserted) {
-        error(c.where, "handler '" + c.keyword + "' is set twice at this level (first at " +
+        error(c.where, "handler '" + name + "' is set twice at this level (first at " +
                            it->second.to_string() + "); keep one");
         continue;
       }
-      into.push_back(HandlerUse{c.keyword, c.args[0].text, c.where});
+      into.push_back(HandlerUse{name, c.args[0].text, c.where});
     }
   }
 

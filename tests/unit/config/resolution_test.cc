@@ -156,6 +156,12 @@ TEST(Resolution, SyncerSectionMapsToModernHomes) {
   EXPECT_EQ(c->find("r1")->disk.resync_after, "r0");
 }
 
+TEST(Resolution, OutdatePeerIsTheOldNameOfFencePeer) {
+  const ResolvedResource r = resolve_ok(resource_with("  handlers { outdate-peer \"/x\"; }"));
+  EXPECT_EQ(r.handlers.at("fence-peer"), "/x");
+  EXPECT_EQ(r.handlers.count("outdate-peer"), 0u);
+}
+
 TEST(Resolution, ProtocolSpellings) {
   EXPECT_EQ(resolve_ok(resource_with("  protocol A;")).net.protocol, Protocol::kA);
   EXPECT_EQ(resolve_ok(resource_with("  net { protocol B; }")).net.protocol, Protocol::kB);
