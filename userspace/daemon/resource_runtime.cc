@@ -308,9 +308,15 @@ void ResourceRuntime::execute(core::Action& action) {
       part_of_.erase(part);
       auto parent = requests_.find(request_id);
       if (parent == requests_.end()) return;
-      if (parent->second.first_error == 0) parent->second.first_error = error;
-      if (--parent->second.parts_pending > 0) return;
-      error = parent->second.first_error;
+      AppRequest& p = parent->second;
+      if (p.first_error == 0) p.first_error = error;
+      --p.parts_pending;
+      if (p.first_error == 0 && p.next_part < p.end) {
+        submit_zero_parts(request_id);
+        return;
+      }
+      if (p.parts_pending > 0) return;
+      error = p.first_error;
     }
     auto it = requests_.find(request_id);
     if (it == requests_.end()) return;
@@ -517,24 +523,17 @@ void ResourceRuntime::on_nbd_request(uint64_t connection, nbd::BlockRequest&& re
       r.data.resize(r.length);
       core_->submit_read(id, r.offset, core::MutableBuffer{r.data.data(), r.length});
       break;
-    case nbd::BlockOp::kWriteZeroes: {
-      // NBD bounds write-zeroes only by the export size; the core takes at
-      // most one frame payload per write. Split it; the parts share one
-      // buffer of zeroes (the core never modifies write data).
-      static const std::vector<std::byte> zeroes(kMaxRequestBytes);
-      const uint64_t offset = r.offset;
-      const uint64_t end = offset + r.length;
-      const bool fua = r.fua;
-      slot.parts_pending =
-          static_cast<uint32_t>((r.length + kMaxRequestBytes - 1) / kMaxRequestBytes);
-      for (uint64_t at = offset; at < end; at += kMaxRequestBytes) {
-        const uint64_t part = next_request_id_++;
-        part_of_[part] = id;
-        const auto len = static_cast<uint32_t>(std::min<uint64_t>(kMaxRequestBytes, end - at));
-        core_->submit_write(part, at, core::ConstBuffer{zeroes.data(), len}, fua);
+    case nbd::BlockOp::kWriteZeroes:
+      if (r.length == 0) {  // nothing to split: done
+        AppRequest done = std::move(slot);
+        requests_.erase(id);
+        export_->complete(done.connection, std::move(done.request), 0);
+        return;
       }
+      slot.next_part = r.offset;
+      slot.end = r.offset + r.length;
+      submit_zero_parts(id);
       break;
-    }
     case nbd::BlockOp::kWrite:
       core_->submit_write(id, r.offset, core::ConstBuffer{r.data.data(), r.length}, r.fua);
       break;
@@ -545,6 +544,29 @@ void ResourceRuntime::on_nbd_request(uint64_t connection, nbd::BlockRequest&& re
       break;
   }
   drain();
+}
+
+void ResourceRuntime::submit_zero_parts(uint64_t id) {
+  // NBD bounds write-zeroes only by the export size; the core takes at most
+  // one frame payload per write. Send it in pieces, a few at a time so that
+  // a huge request cannot flood the peer link; the pieces share one buffer
+  // of zeroes (the core never modifies write data).
+  static const std::vector<std::byte> zeroes(kMaxRequestBytes);
+  constexpr uint32_t kPartsInFlight = 8;
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return;
+  AppRequest& r = it->second;
+  const bool fua = r.request.fua;
+  while (r.parts_pending < kPartsInFlight && r.next_part < r.end) {
+    const uint64_t part = next_request_id_++;
+    const uint64_t at = r.next_part;
+    const auto len = static_cast<uint32_t>(std::min<uint64_t>(kMaxRequestBytes, r.end - at));
+    r.next_part += len;
+    ++r.parts_pending;
+    part_of_[part] = id;
+    // May complete at once (and re-enter nothing: completions are actions).
+    core_->submit_write(part, at, core::ConstBuffer{zeroes.data(), len}, fua);
+  }
 }
 
 // ---- status

@@ -77,6 +77,7 @@ class ResourceRuntime {
   void stop_export();
   void on_nbd_request(uint64_t connection, nbd::BlockRequest&& request);
   void finish_detach();
+  void submit_zero_parts(uint64_t request_id);
   void sample_sync_rate();
   std::string who() const { return "resource " + config_.name; }
 
@@ -98,7 +99,10 @@ class ResourceRuntime {
   struct AppRequest {
     uint64_t connection = 0;
     nbd::BlockRequest request;
-    uint32_t parts_pending = 0;  // split requests: pieces still in the core
+    // Write-zeroes is split into pieces the core takes (submit_zero_parts).
+    uint64_t next_part = 0;      // offset of the next piece to submit
+    uint64_t end = 0;            // end of the whole request
+    uint32_t parts_pending = 0;  // pieces in the core
     int first_error = 0;
   };
   uint64_t next_request_id_ = 1;

@@ -49,7 +49,7 @@ struct PeerLinkConfig {
   std::chrono::milliseconds handshake_timeout{10000};  // per connection attempt
   uint64_t sndbuf_bytes = 0;                           // 0: kernel default
   uint64_t rcvbuf_bytes = 0;
-  size_t max_send_queue_bytes = 64u << 20;
+  size_t max_send_queue_bytes = 512u << 20;
 };
 
 // True when this node is the "lower" one whose dialled connection is kept.

@@ -160,6 +160,9 @@ case "$scenario" in
     qemu-io -f raw -c "read -P 0 4M 9M" "$(uri alpha)" | grep -q "read 9437184" || fail "zeroes not read back"
     cmp -n 4194304 "$work/data.bin" "$work/beta.img" || fail "write-zeroes touched data before it"
     cmp -i 13631488 -n 1048576 "$work/data.bin" "$work/beta.img" || fail "write-zeroes touched data after it"
+    # A large one goes out a few pieces at a time.
+    qemu-io -f raw -c "write -z 200M 56M" "$(uri alpha)" > /dev/null || fail "large write-zeroes failed"
+    qemu-io -f raw -c "read -P 0 200M 56M" "$(uri alpha)" | grep -q "read 58720256" || fail "large zeroes not read back"
     same_data || fail "backing devices differ after write-zeroes"
     # A secondary refuses writes (and says so in its log).
     if nbdcopy "$work/data.bin" "$(uri beta)" 2> "$work/err"; then fail "secondary accepted writes"; fi
