@@ -5,7 +5,8 @@
 #
 #   two_nodes.sh SCENARIO TANDEMD TANDEMADM
 #
-# Scenarios: connect-auth, wrong-secret, mirror, dual-primary, status-sync.
+# Scenarios: connect-auth, wrong-secret, mirror, dual-primary, status-sync,
+# degraded.
 set -euo pipefail
 
 scenario=$1
@@ -222,6 +223,50 @@ case "$scenario" in
     adm alpha wait-sync --timeout 120 r0
     adm alpha status --json r0 | grep -q '"peer_disk":"UpToDate"' || fail "peer not UpToDate after sync"
     same_data || fail "backing devices differ after the sync"
+    ;;
+
+  degraded)
+    # Writes while the peer is away are marked out of sync and resynced when
+    # it is back: after an orderly disconnect and after a kill -9.
+    size_mib=200
+    write_config s3cret s3cret
+    start_nodes
+    adm alpha wait-connect --timeout 20 r0
+    adm alpha primary --force r0
+    adm alpha wait-sync --timeout 60 r0
+    adm beta disconnect r0
+    head -c 32M /dev/urandom > "$work/d1.bin"
+    nbdcopy "$work/d1.bin" "$(uri alpha)"
+    adm alpha status --json r0 | grep -q '"out_of_sync_bytes":0,' && fail "no out-of-sync data recorded"
+    [ "$(adm alpha dstate r0)" = "UpToDate/DUnknown" ] || fail "alpha dstate while alone: $(adm alpha dstate r0)"
+    adm beta connect r0
+    adm alpha wait-sync --timeout 60 r0 || fail "no resync after reconnect"
+    same_data || fail "replicas differ after the resync"
+    cmp -n 33554432 "$work/d1.bin" "$work/beta.img" || fail "beta lacks the data written while away"
+
+    # The secondary's daemon dies during a stream of writes.
+    (
+      for i in $(seq 0 39); do
+        qemu-io -f raw -c "write -P $((i + 1)) $((i * 4))M 4M" "$(uri alpha)" > /dev/null || exit 1
+      done
+    ) &
+    writer=$!
+    sleep 0.5
+    kill -0 "$writer" 2> /dev/null || fail "the writes ended before the kill: the test proves nothing"
+    kill -9 "${pids[1]}"
+    wait "$writer" || fail "writes on the primary failed when the peer died"
+    for i in 0 7 21 39; do
+      qemu-io -f raw -c "read -P $((i + 1)) $((i * 4))M 4M" "$(uri alpha)" | grep -q "read 4194304" ||
+        fail "alpha lacks acknowledged write $i"
+    done
+    rm -f "$work/run-beta/tandemd.sock"
+    "$TANDEMD" -c "$work/beta.conf" --node beta --run-dir "$work/run-beta" \
+      --log-file "$work/beta.log" 2> /dev/null
+    pids[1]=$(cat "$work/run-beta/tandemd.pid")
+    adm beta up r0
+    adm alpha wait-sync --timeout 60 r0 || fail "no resync after the peer restarted"
+    [ "$(adm beta dstate r0)" = "UpToDate/UpToDate" ] || fail "beta: $(adm beta dstate r0)"
+    same_data || fail "replicas differ after the peer's restart"
     ;;
 
   *)
