@@ -263,7 +263,8 @@ Result<void> EventLoop::run_once(std::chrono::milliseconds max_wait) {
   }
   // Copy the completions out before dispatching: callbacks submit new
   // requests, which must not race with advancing the completion queue.
-  std::vector<std::pair<uint64_t, int32_t>> done;
+  std::vector<std::pair<uint64_t, int32_t>>& done = completions_;
+  done.clear();
   unsigned head = 0;
   unsigned seen = 0;
   io_uring_for_each_cqe(&ring_, head, cqe) {

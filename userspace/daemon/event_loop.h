@@ -109,6 +109,10 @@ class EventLoop {
   std::map<std::pair<Clock::time_point, TimerId>, TimerCallback> timers_;
   std::unordered_map<TimerId, Clock::time_point> timer_deadlines_;
 
+  // Completions of one round, copied out of the ring (reused: no
+  // allocation per round). run_once() is not re-entrant.
+  std::vector<std::pair<uint64_t, int32_t>> completions_;
+
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;
 };
