@@ -197,6 +197,7 @@ Result<void> ResourceRuntime::connect(bool discard_my_data) {
   if (auto r = link_->start(); !r) {
     (void)core_->disconnect();
     drain();
+    last_state_error_ = r.error().message;  // what status shows, not "disconnected"
     return r;
   }
   return {};

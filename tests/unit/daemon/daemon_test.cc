@@ -1,6 +1,9 @@
 #include "daemon/daemon.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -22,13 +25,16 @@ class DaemonTest : public ::testing::Test {
     loop_ = std::move(loop).value();
     std::ofstream(dir_ + "/a.img").close();
     std::filesystem::resize_file(dir_ + "/a.img", 8 << 20);
+    port_a_ = free_port();
+    port_b_ = free_port();
     std::ofstream conf(dir_ + "/tandem.conf");
     conf << "resource r0 {\n"
             "  on alpha { node-id 0; device /dev/drbd0; disk "
-         << dir_ << "/a.img; meta-disk internal; address 127.0.0.1:1; }\n"
+         << dir_ << "/a.img; meta-disk internal; address 127.0.0.1:" << port_a_ << "; }\n"
          << "  on beta { node-id 1; device /dev/drbd0; disk /nonexistent/b.img;"
-            " meta-disk internal; address 127.0.0.1:2; }\n"
-            "}\n"
+            " meta-disk internal; address 127.0.0.1:"
+         << port_b_ << "; }\n"
+         << "}\n"
             "resource other {\n"
             "  on gamma { device /dev/drbd1; disk /x; meta-disk internal; address 127.0.0.1:3; }\n"
             "  on delta { device /dev/drbd1; disk /y; meta-disk internal; address 127.0.0.1:4; }\n"
@@ -54,6 +60,20 @@ class DaemonTest : public ::testing::Test {
     return daemon_->handle(req);
   }
 
+  static uint16_t free_port() {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    close(fd);
+    return ntohs(a.sin_port);
+  }
+
+  uint16_t port_a_ = 0;
+  uint16_t port_b_ = 0;
   std::string dir_;
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<Daemon> daemon_;
@@ -115,6 +135,28 @@ TEST_F(DaemonTest, ConnectAndDisconnectWithoutADisk) {
   auto dc = call(proto::CONTROL_VERB_DISCONNECT, "r0");
   ASSERT_TRUE(dc.ok()) << dc.error();
   EXPECT_EQ(dc.resources(0).connection(), "StandAlone");
+}
+
+TEST_F(DaemonTest, ConnectFailsClearlyWhenTheAddressIsTaken) {
+  auto d = start("alpha");
+  ASSERT_TRUE(d.ok());
+  daemon_ = std::move(d).value();
+  const int blocker = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port_a_);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(blocker, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(blocker, 1), 0);
+  auto c = call(proto::CONTROL_VERB_CONNECT, "r0");
+  close(blocker);
+  EXPECT_FALSE(c.ok());
+  const std::string where = "cannot listen on 127.0.0.1:" + std::to_string(port_a_);
+  EXPECT_NE(c.error().find("resource r0 peer beta: " + where), std::string::npos) << c.error();
+  ASSERT_EQ(c.resources_size(), 1);
+  EXPECT_EQ(c.resources(0).connection(), "StandAlone");
+  EXPECT_NE(c.resources(0).last_error().find(where), std::string::npos)
+      << c.resources(0).last_error();
 }
 
 TEST_F(DaemonTest, PrimaryWithoutADiskIsRefusedWithAReason) {
