@@ -86,6 +86,10 @@ void EventLoop::disarm(Watch& w) {
   if (io_uring_sqe* sqe = get_sqe(); sqe != nullptr) {
     io_uring_prep_poll_remove(sqe, w.armed_token);
     io_uring_sqe_set_data64(sqe, 0);  // its completion is ignored
+    // Hand it to the kernel now: an armed poll holds a reference to the
+    // file, so a socket closed right after unwatch() would otherwise stay
+    // open (a listener would keep its port) until the end of the round.
+    io_uring_submit(&ring_);
   }
   w.armed_token = 0;
 }

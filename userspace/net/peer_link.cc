@@ -95,6 +95,24 @@ std::string describe_remote(int fd) {
 
 }  // namespace
 
+bool PeerLink::from_peer_address(int fd) const {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return false;
+  auto expected = to_sockaddr(config_.peer);
+  if (!expected) return false;
+  if (ss.ss_family == AF_INET && expected->storage.ss_family == AF_INET) {
+    return reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr.s_addr ==
+           reinterpret_cast<const sockaddr_in*>(&expected->storage)->sin_addr.s_addr;
+  }
+  if (ss.ss_family == AF_INET6 && expected->storage.ss_family == AF_INET6) {
+    return std::memcmp(&reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr,
+                       &reinterpret_cast<const sockaddr_in6*>(&expected->storage)->sin6_addr,
+                       sizeof(in6_addr)) == 0;
+  }
+  return false;
+}
+
 std::string SocketAddress::to_string() const {
   return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
@@ -295,6 +313,14 @@ void PeerLink::on_accept() {
       return;
     }
     const std::string remote = describe_remote(fd);
+    if (!from_peer_address(fd)) {
+      // Only the configured peer may connect (as DRBD does); the handshake
+      // would refuse others too, but they should not get that far.
+      TLOG(LOG_WARNING, "%s: refusing connection from %s: the peer's address is %s", who().c_str(),
+           remote.c_str(), config_.peer.host.c_str());
+      close(fd);
+      continue;
+    }
     const auto pending = std::count_if(conns_.begin(), conns_.end(), [](const auto& c) {
       return !c->dialled && c->phase != Connection::Phase::kEstablished;
     });

@@ -113,6 +113,8 @@ class PeerLink {
   struct Connection;
 
   void on_accept();
+  // The accepted connection comes from the peer's configured address.
+  bool from_peer_address(int fd) const;
   void dial();
   void schedule_dial(std::chrono::milliseconds delay);
   void on_connection_event(uint64_t id, uint32_t revents);

@@ -231,6 +231,51 @@ TEST_F(PeerLinkTest, MalformedBytesCloseOnlyThatConnection) {
   EXPECT_TRUE(run_until([&] { return a_.link->connected() && b_.link->connected(); }));
 }
 
+// Connects to `port` from `source`, returns the bytes received until EOF
+// (or -1 when the server kept the connection open for 2 s).
+ssize_t bytes_until_close(const char* source, uint16_t port, EventLoop& loop) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, source, &from.sin_addr);
+  bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  ssize_t total = 0;
+  const auto deadline = Clock::now() + 2s;
+  while (Clock::now() < deadline) {
+    EXPECT_TRUE(loop.run_once(10ms).ok());
+    char buf[4096];
+    const ssize_t n = read(fd, buf, sizeof buf);
+    if (n == 0) {
+      close(fd);
+      return total;
+    }
+    if (n > 0) total += n;
+  }
+  close(fd);
+  return -1;
+}
+
+TEST_F(PeerLinkTest, AcceptsConnectionsOnlyFromThePeersAddress) {
+  b_.config.peer.host = "127.0.0.2";  // a loopback address, not the one we connect from
+  make(b_);
+  ASSERT_TRUE(b_.link->start().ok());
+  // From elsewhere: closed at once, not even a Hello.
+  EXPECT_EQ(bytes_until_close("127.0.0.1", b_.config.listen.port, *loop_), 0);
+  // From the peer's address: the handshake starts (Hello), then the
+  // handshake timeout or our silence keeps it open.
+  b_.config.handshake_timeout = 500ms;
+  make(b_);
+  auto started = b_.link->start();
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  const ssize_t got = bytes_until_close("127.0.0.2", b_.config.listen.port, *loop_);
+  EXPECT_GT(got, 16);  // at least the Hello frame, then closed by the timeout
+}
+
 TEST_F(PeerLinkTest, ReconnectsAfterThePeerRestarts) {
   make(a_);
   make(b_);
