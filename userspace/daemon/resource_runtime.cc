@@ -106,24 +106,29 @@ ResourceRuntime::ResourceRuntime(EventLoop& loop, config::ResolvedResource confi
   lc.handshake_timeout = std::chrono::milliseconds(std::max<uint32_t>(net.timeout * 100, 1000));
   lc.sndbuf_bytes = net.sndbuf_size;
   lc.rcvbuf_bytes = net.rcvbuf_size;
-  link_ = std::make_unique<net::PeerLink>(loop_, lc,
-                                          net::PeerLink::Callbacks{
-                                              .established =
-                                                  [this](const net::LinkEstablished& info) {
-                                                    core_->on_connection_established(info.protocol);
-                                                    drain();
-                                                  },
-                                              .frame =
-                                                  [this](net::Frame&& frame) {
-                                                    core_->on_frame(std::move(frame));
-                                                    drain();
-                                                  },
-                                              .lost =
-                                                  [this](const std::string& reason) {
-                                                    core_->on_connection_lost(reason);
-                                                    drain();
-                                                  },
-                                          });
+  link_ = std::make_unique<net::PeerLink>(
+      loop_, lc,
+      net::PeerLink::Callbacks{
+          .established =
+              [this](const net::LinkEstablished& info) {
+                const uint32_t protocol = info.protocol;
+                into_core([this, protocol] { core_->on_connection_established(protocol); });
+              },
+          .frame =
+              [this](net::Frame&& frame) {
+                if (!executing_) {
+                  core_->on_frame(std::move(frame));
+                  drain();
+                  return;
+                }
+                auto f = std::make_shared<net::Frame>(std::move(frame));
+                deferred_.push_back([this, f] { core_->on_frame(std::move(*f)); });
+              },
+          .lost =
+              [this](const std::string& reason) {
+                into_core([this, reason] { core_->on_connection_lost(reason); });
+              },
+      });
 }
 
 ResourceRuntime::~ResourceRuntime() {
@@ -279,13 +284,37 @@ Result<void> ResourceRuntime::down() {
 
 // ---- executing the core's actions
 
+void ResourceRuntime::into_core(std::function<void()> event) {
+  if (executing_) {
+    // A SendFrame later in the running batch may point into a core buffer
+    // that is valid only until the next call into the core: run the event
+    // after the batch.
+    deferred_.push_back(std::move(event));
+    return;
+  }
+  event();
+  drain();
+}
+
 void ResourceRuntime::drain() {
   if (draining_) return;
   draining_ = true;
   std::vector<core::Action> batch;
-  while (core_->has_actions()) {
-    core_->take_actions(batch);
-    for (core::Action& a : batch) execute(a);
+  while (true) {
+    if (core_->has_actions()) {
+      core_->take_actions(batch);
+      executing_ = true;
+      for (core::Action& a : batch) execute(a);
+      executing_ = false;
+      continue;
+    }
+    if (!deferred_.empty()) {
+      std::vector<std::function<void()>> events;
+      events.swap(deferred_);
+      for (auto& e : events) e();
+      continue;
+    }
+    break;
   }
   draining_ = false;
 }
@@ -313,7 +342,7 @@ void ResourceRuntime::execute(core::Action& action) {
       if (p.first_error == 0) p.first_error = error;
       --p.parts_pending;
       if (p.first_error == 0 && p.next_part < p.end) {
-        submit_zero_parts(request_id);
+        into_core([this, request_id] { submit_zero_parts(request_id); });
         return;
       }
       if (p.parts_pending > 0) return;
@@ -508,6 +537,13 @@ void ResourceRuntime::stop_export() {
 }
 
 void ResourceRuntime::on_nbd_request(uint64_t connection, nbd::BlockRequest&& request) {
+  if (executing_) {
+    // Handed over by the export while it delivers a completion of the
+    // running batch: submit it to the core after the batch.
+    auto r = std::make_shared<nbd::BlockRequest>(std::move(request));
+    deferred_.push_back([this, connection, r] { on_nbd_request(connection, std::move(*r)); });
+    return;
+  }
   if (request.op == nbd::BlockOp::kTrim) {
     // A hint the client may send; the data stays as it is on both nodes,
     // which the protocol allows.

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -91,7 +92,13 @@ class ResourceRuntime {
   // Guards callbacks (I/O completions) that may outlive this object.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
+  // Calls `event` (which calls into the core) now, or after the batch of
+  // actions being executed, then drains.
+  void into_core(std::function<void()> event);
+
   bool draining_ = false;
+  bool executing_ = false;  // inside execute() of a batch
+  std::vector<std::function<void()>> deferred_;
   std::vector<core::Action> actions_;
   std::unordered_map<uint8_t, EventLoop::TimerId> timers_;
 
