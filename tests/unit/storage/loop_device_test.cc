@@ -27,30 +27,40 @@ class LoopDevice {
     const int ctl = ::open("/dev/loop-control", O_RDWR | O_CLOEXEC);
     if (ctl < 0) {
       why_ = std::string("/dev/loop-control: ") + std::strerror(errno);
+      missing_ = errno == ENOENT || errno == ENODEV;
       return;
     }
-    const int n = ioctl(ctl, LOOP_CTL_GET_FREE);
-    ::close(ctl);
-    if (n < 0) {
-      why_ = std::string("no free loop device: ") + std::strerror(errno);
-      return;
-    }
-    path_ = "/dev/loop" + std::to_string(n);
     const int file_fd = ::open(file.c_str(), O_RDWR | O_CLOEXEC);
-    fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
-    if (file_fd < 0 || fd_ < 0 || ioctl(fd_, LOOP_SET_FD, file_fd) != 0) {
+    // Tests run in parallel: another process may take the device that
+    // LOOP_CTL_GET_FREE offered before we attach to it (EBUSY); ask again.
+    for (int attempt = 0; attempt < 50 && file_fd >= 0 && !attached_; ++attempt) {
+      const int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+      if (n < 0) {
+        why_ = std::string("no free loop device: ") + std::strerror(errno);
+        break;
+      }
+      path_ = "/dev/loop" + std::to_string(n);
+      fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
+      if (fd_ >= 0 && ioctl(fd_, LOOP_SET_FD, file_fd) == 0) {
+        attached_ = true;
+        break;
+      }
       why_ = "cannot attach " + file + " to " + path_ + ": " + std::strerror(errno);
-      if (file_fd >= 0) ::close(file_fd);
-      return;
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = -1;
+      if (errno != EBUSY) break;
     }
-    ::close(file_fd);
-    attached_ = true;
+    if (file_fd < 0) why_ = file + ": " + std::strerror(errno);
+    if (file_fd >= 0) ::close(file_fd);
+    ::close(ctl);
   }
   ~LoopDevice() {
     if (attached_) ioctl(fd_, LOOP_CLR_FD, 0);
     if (fd_ >= 0) ::close(fd_);
   }
   bool attached() const { return attached_; }
+  // The machine has no loop devices at all (the only reason to skip).
+  bool missing() const { return missing_; }
   const std::string& path() const { return path_; }
   const std::string& why() const { return why_; }
 
@@ -58,6 +68,7 @@ class LoopDevice {
   std::string path_;
   std::string why_;
   int fd_ = -1;
+  bool missing_ = false;
   bool attached_ = false;
 };
 
@@ -66,7 +77,8 @@ TEST(LoopDevice, BackingOnABlockDevice) {
   testing::TempFile file(64ULL << 20);
   ASSERT_TRUE(file.ok());
   LoopDevice loop(file.path());
-  if (!loop.attached()) GTEST_SKIP() << loop.why();
+  if (loop.missing()) GTEST_SKIP() << "no loop devices on this machine: " << loop.why();
+  ASSERT_TRUE(loop.attached()) << loop.why();
 
   auto dev = UringBacking::open(loop.path(), {});
   ASSERT_TRUE(dev.ok()) << dev.error().message;
@@ -98,7 +110,8 @@ TEST(LoopDevice, ExclusiveOpenRefusesABusyDevice) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to attach a loop device";
   testing::TempFile file(16ULL << 20);
   LoopDevice loop(file.path());
-  if (!loop.attached()) GTEST_SKIP() << loop.why();
+  if (loop.missing()) GTEST_SKIP() << "no loop devices on this machine: " << loop.why();
+  ASSERT_TRUE(loop.attached()) << loop.why();
   // Another exclusive holder, as a mounted file system would be.
   const int holder = ::open(loop.path().c_str(), O_RDWR | O_EXCL | O_CLOEXEC);
   ASSERT_GE(holder, 0) << std::strerror(errno);
