@@ -6,7 +6,7 @@
 #   two_nodes.sh SCENARIO TANDEMD TANDEMADM
 #
 # Scenarios: connect-auth, wrong-secret, mirror, dual-primary, status-sync,
-# degraded.
+# degraded, protocol-a, protocol-b.
 set -euo pipefail
 
 scenario=$1
@@ -52,7 +52,7 @@ write_config() {  # write_config SECRET_A SECRET_B [extra net options]
     cat > "$work/$n.conf" <<CONF
 resource r0 {
   net {
-    protocol C;
+    protocol ${PROTOCOL:-C};
     cram-hmac-alg sha256;
     shared-secret "$secret";
     connect-int 1;
@@ -267,6 +267,23 @@ case "$scenario" in
     adm alpha wait-sync --timeout 60 r0 || fail "no resync after the peer restarted"
     [ "$(adm beta dstate r0)" = "UpToDate/UpToDate" ] || fail "beta: $(adm beta dstate r0)"
     same_data || fail "replicas differ after the peer's restart"
+    ;;
+
+  protocol-a | protocol-b)
+    # The asynchronous protocols mirror too; once the writes are done and the
+    # peer has caught up (wait-sync after a flush), both disks are equal.
+    PROTOCOL=$(tr 'ab' 'AB' <<< "${scenario#protocol-}")
+    write_config s3cret s3cret
+    start_nodes
+    adm alpha wait-connect --timeout 20 r0
+    adm alpha primary --force r0
+    adm alpha wait-sync --timeout 60 r0
+    head -c 48M /dev/urandom > "$work/data.bin"
+    nbdcopy --flush "$work/data.bin" "$(uri alpha)"
+    adm alpha wait-sync --timeout 60 r0
+    for _ in $(seq 50); do cmp -s -n 50331648 "$work/data.bin" "$work/beta.img" && break; sleep 0.1; done
+    cmp -n 50331648 "$work/data.bin" "$work/beta.img" || fail "protocol $PROTOCOL: beta lacks the data"
+    same_data || fail "protocol $PROTOCOL: backing devices differ"
     ;;
 
   *)
