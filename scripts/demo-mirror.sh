@@ -58,14 +58,14 @@ resource r0 {
   }
   on alpha {
     node-id 0;
-    device /dev/drbd0;
+    device nbd;
     disk $work/alpha.img;
     meta-disk internal;
     address 127.0.0.1:$port;
   }
   on beta {
     node-id 1;
-    device /dev/drbd0;
+    device nbd;
     disk $work/beta.img;
     meta-disk internal;
     address 127.0.0.1:$((port + 1));

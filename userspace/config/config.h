@@ -144,9 +144,13 @@ struct ResourceOptions {
 // `handlers { }`: handler name ("split-brain", "fence-peer", ...) -> command.
 using Handlers = std::map<std::string, std::string>;
 
+// `device` selects how the volume is shown to the kernel and programs.
+// `device nbd;` and a DRBD-style /dev/drbdN both export it over NBD at
+// RUN_DIR/RESOURCE.nbd; the DRBD forms also carry a minor number.
 struct Device {
-  std::string path;  // "/dev/drbd0"
+  std::string path;  // "/dev/drbd0", or "nbd"
   uint32_t minor = 0;
+  bool has_minor = true;  // false for `device nbd;`
   bool operator==(const Device&) const = default;
 };
 

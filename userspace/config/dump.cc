@@ -148,8 +148,8 @@ std::string dump_resource(const ResourceConfig& r, std::string_view this_host) {
     for (const ResolvedVolume& v : h.volumes) {
       line(out, 2, "volume " + std::to_string(v.number) + " {");
       line(out, 3,
-           "device " + quote_if_needed(v.device.path) + " minor " + std::to_string(v.device.minor) +
-               ";");
+           "device " + quote_if_needed(v.device.path) +
+               (v.device.has_minor ? " minor " + std::to_string(v.device.minor) : "") + ";");
       line(out, 3, "disk " + quote_if_needed(v.disk) + ";");
       line(out, 3, "meta-disk " + meta_disk_text(v.meta_disk) + ";");
       OptionValues volume_values = values;

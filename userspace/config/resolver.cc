@@ -271,7 +271,9 @@ class Resolver {
         for (const ResolvedVolume& v : h.volumes) {
           const std::string vwho = who + " volume " + std::to_string(v.number);
           for (const std::string& n : h.names) {
-            auto [mit, mnew] = minors.emplace(std::make_pair(n, v.device.minor), vwho);
+            auto [mit, mnew] = v.device.has_minor
+                                   ? minors.emplace(std::make_pair(n, v.device.minor), vwho)
+                                   : std::make_pair(minors.end(), true);
             if (!mnew) {
               error(h.location, vwho + " uses minor " + std::to_string(v.device.minor) +
                                     " on host " + n + ", already used by " + mit->second +

@@ -41,12 +41,22 @@ Result<uint32_t> parse_u32(std::string_view text, uint32_t min, uint32_t max,
   return static_cast<uint32_t>(v);
 }
 
-// Device names follow DRBD: /dev/drbdN (minor N, "minor N" optional but
-// must agree), or /dev/drbd_NAME with an explicit minor, or just a minor.
+// `device nbd;` names the frontend directly. Otherwise device names follow
+// DRBD: /dev/drbdN (minor N, "minor N" optional but must agree), or
+// /dev/drbd_NAME with an explicit minor, or just a minor.
 Result<Device> parse_device(const std::vector<Argument>& args) {
   const std::string usage =
-      "write device /dev/drbdN; or device /dev/drbd_NAME minor N; or device minor N;";
+      "write device nbd; or device /dev/drbdN; or device /dev/drbd_NAME minor N; or device minor "
+      "N;";
   Device d;
+  if (!args.empty() && args[0].text == kDeviceNbd && !args[0].quoted) {
+    if (args.size() != 1) {
+      return make_error("device nbd takes no minor number; write device nbd;");
+    }
+    d.path = kDeviceNbd;
+    d.has_minor = false;
+    return d;
+  }
   std::size_t i = 0;
   if (i < args.size() && (args[i].text != "minor" || args[i].quoted)) {
     d.path = args[i].text;
@@ -85,7 +95,7 @@ Result<Device> parse_device(const std::vector<Argument>& args) {
     return d;
   }
   if (d.path.compare(0, numbered.size(), numbered) != 0) {
-    return make_error("device " + d.path + " must be named /dev/drbdN or /dev/drbd_NAME; " + usage);
+    return make_error("device " + d.path + " must be nbd, /dev/drbdN or /dev/drbd_NAME; " + usage);
   }
   Result<uint32_t> from_name =
       parse_u32(d.path.substr(numbered.size()), 0, (1u << 20) - 1, "minor of " + d.path);

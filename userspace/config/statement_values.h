@@ -21,7 +21,9 @@ bool valid_name(std::string_view name);
 Result<uint32_t> parse_u32(std::string_view text, uint32_t min, uint32_t max,
                            std::string_view what);
 
-// device /dev/drbdN [minor N] | /dev/drbd_NAME minor N | minor N
+inline constexpr const char* kDeviceNbd = "nbd";
+
+// device nbd | /dev/drbdN [minor N] | /dev/drbd_NAME minor N | minor N
 Result<Device> parse_device(const std::vector<Argument>& args);
 
 // meta-disk internal | PATH | PATH [N] | PATH[N]; flexible-meta-disk PATH

@@ -11,6 +11,7 @@ namespace tandem::config {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Locations differ between a file and its dump; everything else must not.
 Config without_locations(Config c) {
@@ -62,6 +63,29 @@ TEST(Dump, RoundTripsTheMailStoreExample) {
   EXPECT_EQ(r->net.verify_alg, "sha1");
   EXPECT_TRUE(r->startup.become_primary_on_both());
   EXPECT_EQ(r->peers.at(0).names.at(0), "mail02");
+}
+
+TEST(Dump, RoundTripsDeviceNbd) {
+  const std::string text =
+      "resource r0 {\n"
+      "  on alpha { volume 0 { device nbd; disk /dev/sda1; meta-disk internal; }\n"
+      "             volume 1 { device nbd; disk /dev/sda2; meta-disk internal; }\n"
+      "             address 10.0.0.1:7789; }\n"
+      "  on beta { volume 0 { device nbd; disk /dev/sda1; meta-disk internal; }\n"
+      "            volume 1 { device nbd; disk /dev/sda2; meta-disk internal; }\n"
+      "            address 10.0.0.2:7789; }\n"
+      "}\n";
+  expect_round_trip(text, "alpha");
+  Result<Config> c = load_string(text, "nbd.conf");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const std::string dumped = dump_config(*c, "alpha");
+  EXPECT_THAT(dumped, HasSubstr("device nbd;"));
+  EXPECT_THAT(dumped, Not(HasSubstr("device nbd minor")));
+  Result<ResolvedResource> r = c->resolve("r0", "alpha");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->volumes().size(), 2u);
+  EXPECT_EQ(r->volumes()[0].device.path, "nbd");
+  EXPECT_FALSE(r->volumes()[0].device.has_minor);
 }
 
 TEST(Dump, RoundTripsEveryFeature) {
