@@ -1,0 +1,205 @@
+#!/bin/bash
+# Replication benchmark: the physical limits and tandem, in one run, on one
+# disk.
+#
+#   1. raw backing file, O_DIRECT (fio, io_uring engine);
+#   2. loopback TCP: small-message round trip and bulk throughput
+#      (tcp_loopback_bench);
+#   3. tandem: two tandemd nodes on 127.0.0.1, protocol C, both Connected
+#      and UpToDate, driven through the primary's NBD unix socket (fio, nbd
+#      engine).
+#
+# Workloads, the same for 1 and 3: 4 KiB random writes at queue depth 1
+# (latency p50/p99), 4 KiB random writes at queue depth 32 (IOPS), 1 MiB
+# sequential writes at queue depth 4 (MB/s, 1 MB = 1e6 bytes). No flush and
+# no FUA on either side: a raw O_DIRECT write and a protocol C write both
+# complete when the disk(s) accepted the data.
+#
+# Then the issue's targets, computed from these figures:
+#   QD1:        tandem p50 <= raw p50 + TCP round trip p50 + 30 us
+#   throughput: tandem seq >= 90% of min(raw seq / 2, TCP throughput)
+#               (both nodes share this machine's disk: half the raw figure)
+#
+#   replication_bench.sh [--build-dir DIR] [--dir DIR] [--size-mib N]
+#                        [--seconds S] [--smoke]
+#
+# --dir must be on the disk to be measured (not tmpfs: O_DIRECT); the
+# default is a new directory under /var/tmp, removed at the end. --smoke
+# runs everything for a fraction of a second on small files (ctest).
+# Exit 77 (skip) when fio or jq are missing.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../../.." && pwd)"
+build_dir="$root/build"
+parent_dir="${TMPDIR:-/var/tmp}"
+size_mib=1024
+seconds=10
+smoke=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build-dir) build_dir=$2; shift 2 ;;
+    --dir) parent_dir=$2; shift 2 ;;
+    --size-mib) size_mib=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    --smoke) smoke=1; size_mib=64; seconds=0.3; shift ;;
+    *) echo "replication_bench: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
+done
+
+tandemd="$build_dir/tools/tandemd/tandemd"
+tandemadm="$build_dir/tools/tandemadm/tandemadm"
+tcp_bench="$build_dir/tests/bench/replication/tcp_loopback_bench"
+for bin in "$tandemd" "$tandemadm" "$tcp_bench"; do
+  [ -x "$bin" ] || { echo "replication_bench: $bin is missing: build tandem first (or pass --build-dir)" >&2; exit 1; }
+done
+for tool in fio jq; do
+  command -v "$tool" > /dev/null || { echo "replication_bench: SKIP: $tool is not installed (package $tool)" >&2; exit 77; }
+done
+fio --enghelp 2>&1 | grep -qw nbd || { echo "replication_bench: SKIP: this fio has no nbd engine" >&2; exit 77; }
+if [ "$(stat -f -c %T "$parent_dir")" = tmpfs ]; then
+  echo "replication_bench: $parent_dir is tmpfs (no O_DIRECT, not a disk): pass --dir on a disk" >&2
+  exit 1
+fi
+
+runtime_ms=$(awk -v s="$seconds" 'BEGIN { printf "%d", s * 1000 }')
+[ "$runtime_ms" -gt 0 ] || { echo "replication_bench: --seconds must be positive, got '$seconds'" >&2; exit 2; }
+
+work=$(mktemp -d "$parent_dir/tandem-bench-XXXXXX")
+pids=()
+cleanup() {
+  local rc=$?
+  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2> /dev/null || true
+  done
+  if [ "$rc" -ne 0 ]; then
+    echo "replication_bench: failed; the last lines of each node's log:" >&2
+    for n in alpha beta; do [ -f "$work/$n.log" ] && tail -n 15 "$work/$n.log" >&2; done
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+say() { echo "replication_bench: $*" >&2; }
+
+# Written out in full so that no run pays for block allocation.
+fill() { dd if=/dev/zero of="$1" bs=1M count="$size_mib" oflag=direct status=none; }
+
+# run_fio NAME JOB-OPTIONS...: the three workloads, results in $work/NAME-*.json
+run_fio() {
+  local name=$1; shift
+  local common=(--direct=1 --time_based "--runtime=${runtime_ms}ms" --norandommap --randrepeat=0
+    --output-format=json --lat_percentiles=1 --percentile_list=50:99 "$@")
+  fio --name=qd1 --rw=randwrite --bs=4k --iodepth=1 "${common[@]}" --output="$work/$name-qd1.json"
+  fio --name=qd32 --rw=randwrite --bs=4k --iodepth=32 "${common[@]}" --output="$work/$name-qd32.json"
+  fio --name=seq --rw=write --bs=1M --iodepth=4 "${common[@]}" --output="$work/$name-seq.json"
+}
+lat_us() { jq -r ".jobs[0].write.lat_ns.percentile[\"$2\"] / 1000" "$work/$1-qd1.json"; }
+iops() { jq -r '.jobs[0].write.iops' "$work/$1-qd32.json"; }
+mbs() { jq -r '.jobs[0].write.bw_bytes / 1e6' "$work/$1-seq.json"; }
+
+# --- 1. raw backing file ---------------------------------------------------
+say "raw backing file ($size_mib MiB, O_DIRECT, io_uring), ${seconds} s per workload"
+fill "$work/raw.img"
+run_fio raw --ioengine=io_uring "--filename=$work/raw.img" "--size=${size_mib}M"
+rm -f "$work/raw.img"
+
+# --- 2. loopback TCP -------------------------------------------------------
+say "loopback TCP, ${seconds} s per figure"
+"$tcp_bench" --seconds "$seconds" > "$work/tcp.txt"
+tcp() { awk -v k="$1" '$1 == k { print $2 }' "$work/tcp.txt"; }
+
+# --- 3. tandem, two nodes, protocol C --------------------------------------
+say "tandem: two nodes on 127.0.0.1, protocol C"
+port=$((18000 + ($$ % 2000) * 2))
+cat > "$work/tandem.conf" <<CONF
+resource r0 {
+  net {
+    protocol C;
+    cram-hmac-alg sha256;
+    shared-secret "bench-secret";
+    connect-int 1;
+  }
+  on alpha {
+    node-id 0;
+    device /dev/drbd0;
+    disk $work/alpha.img;
+    meta-disk internal;
+    address 127.0.0.1:$port;
+  }
+  on beta {
+    node-id 1;
+    device /dev/drbd0;
+    disk $work/beta.img;
+    meta-disk internal;
+    address 127.0.0.1:$((port + 1));
+  }
+}
+CONF
+adm() { local n=$1; shift; "$tandemadm" -c "$work/tandem.conf" --node "$n" --run-dir "$work/run-$n" "$@"; }
+for n in alpha beta; do
+  fill "$work/$n.img"
+  adm "$n" create-md r0 > /dev/null
+  mkdir -p "$work/run-$n"
+  "$tandemd" -c "$work/tandem.conf" --node "$n" --run-dir "$work/run-$n" \
+    --log-file "$work/$n.log" 2> "$work/$n.start"
+  pids+=("$(cat "$work/run-$n/tandemd.pid")")
+done
+{
+  adm alpha up r0
+  adm beta up r0
+  adm alpha wait-connect --timeout 30 r0
+  adm alpha primary --force r0
+  adm alpha wait-sync --timeout 600 r0
+} >> "$work/adm.out"
+state=$(adm alpha status --json r0)
+for want in '"role":"Primary"' '"disk":"UpToDate"' '"connection":"Connected"' \
+  '"peer_disk":"UpToDate"' '"replication":"Established"'; do
+  grep -qF "$want" <<< "$state" || { say "tandem is not ready to measure (want $want): $state"; exit 1; }
+done
+grep -qF 'protocol C' "$work/tandem.conf"
+run_fio tandem --ioengine=nbd "--uri=nbd+unix:///r0?socket=$work/run-alpha/r0.nbd"
+state=$(adm alpha status --json r0)
+grep -qF '"peer_disk":"UpToDate"' <<< "$state" || { say "peer left UpToDate during the run: $state"; exit 1; }
+{
+  adm alpha secondary r0
+  adm alpha down r0
+  adm beta down r0
+} >> "$work/adm.out"
+
+# --- table -------------------------------------------------------------------
+raw_p50=$(lat_us raw 50.000000); raw_p99=$(lat_us raw 99.000000)
+t_p50=$(lat_us tandem 50.000000); t_p99=$(lat_us tandem 99.000000)
+raw_iops=$(iops raw); t_iops=$(iops tandem)
+raw_mbs=$(mbs raw); t_mbs=$(mbs tandem)
+rtt_p50=$(tcp tcp_rtt_p50_us); rtt_p99=$(tcp tcp_rtt_p99_us); tcp_mbs=$(tcp tcp_throughput_mbs)
+for figure in raw_p50 raw_p99 t_p50 t_p99 raw_iops t_iops raw_mbs t_mbs rtt_p50 rtt_p99 tcp_mbs; do
+  awk -v v="${!figure}" 'BEGIN { exit !(v ~ /^[0-9.e+]+$/ && v + 0 > 0) }' || {
+    say "no valid figure for $figure ('${!figure}'): see the fio and tcp_loopback_bench output above"
+    exit 1
+  }
+done
+
+awk -v raw_p50="$raw_p50" -v raw_p99="$raw_p99" -v t_p50="$t_p50" -v t_p99="$t_p99" \
+  -v raw_iops="$raw_iops" -v t_iops="$t_iops" -v raw_mbs="$raw_mbs" -v t_mbs="$t_mbs" \
+  -v rtt_p50="$rtt_p50" -v rtt_p99="$rtt_p99" -v tcp_mbs="$tcp_mbs" \
+  -v seconds="$seconds" -v size_mib="$size_mib" 'BEGIN {
+  printf "replication benchmark: %s s per workload, %s MiB files, protocol C over loopback\n\n", seconds, size_mib
+  printf "| workload | raw file | loopback TCP | tandem | tandem/raw |\n"
+  printf "|---|---:|---:|---:|---:|\n"
+  printf "| 4k randwrite QD1 p50 (us) | %.1f | %.1f (RTT) | %.1f | %.2f |\n", raw_p50, rtt_p50, t_p50, t_p50 / raw_p50
+  printf "| 4k randwrite QD1 p99 (us) | %.1f | %.1f (RTT) | %.1f | %.2f |\n", raw_p99, rtt_p99, t_p99, t_p99 / raw_p99
+  printf "| 4k randwrite QD32 IOPS | %.0f | | %.0f | %.2f |\n", raw_iops, t_iops, t_iops / raw_iops
+  printf "| 1M seqwrite QD4 MB/s | %.1f | %.1f | %.1f | %.2f |\n", raw_mbs, tcp_mbs, t_mbs, t_mbs / raw_mbs
+  printf "\n"
+  lat_target = raw_p50 + rtt_p50 + 30
+  lat99_target = raw_p99 + rtt_p99 + 30
+  limit = (raw_mbs / 2 < tcp_mbs) ? raw_mbs / 2 : tcp_mbs
+  seq_target = 0.9 * limit
+  printf "| target | limit from this run | tandem | ratio | met |\n"
+  printf "|---|---:|---:|---:|---|\n"
+  printf "| QD1 p50 <= raw p50 + RTT p50 + 30 us | %.1f us | %.1f us | %.2f | %s |\n", lat_target, t_p50, t_p50 / lat_target, (t_p50 <= lat_target) ? "yes" : "NO"
+  printf "| (same with p99, for information) | %.1f us | %.1f us | %.2f | %s |\n", lat99_target, t_p99, t_p99 / lat99_target, (t_p99 <= lat99_target) ? "yes" : "no"
+  printf "| seq >= 90%% of min(raw/2, TCP) | %.1f MB/s | %.1f MB/s | %.2f | %s |\n", seq_target, t_mbs, t_mbs / seq_target, (t_mbs >= seq_target) ? "yes" : "NO"
+}'
