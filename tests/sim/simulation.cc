@@ -46,6 +46,21 @@ void on_abort(int) {
   std::abort();
 }
 
+std::string frame_name(net::FrameType t) {
+  static constexpr const char* kNames[] = {
+      "?",          "Hello",       "AuthChallenge", "AuthResponse", "AuthVerdict", "NodeState",
+      "Ping",       "PingAck",     "Write",         "RecvAck",      "WriteAck",    "Barrier",
+      "BarrierAck", "ReadRequest", "ReadReply",     "ResyncData",   "ResyncAck",   "Disconnect"};
+  const auto i = static_cast<size_t>(t);
+  return i < std::size(kNames) ? kNames[i] : "?";
+}
+
+const char* io_name(core::LocalIoKind k) {
+  return k == core::LocalIoKind::kWrite  ? "write"
+         : k == core::LocalIoKind::kRead ? "read"
+                                         : "flush";
+}
+
 struct AppRequest {
   enum class Kind { kWrite, kRead, kFlush } kind = Kind::kWrite;
   uint64_t offset = 0;
@@ -285,6 +300,8 @@ void Simulation::complete_io(Node& n, uint64_t inc, uint64_t io_id) {
   const bool redundant =
       other.up && !other.missed_acked && other.core->status().disk == DiskState::kUpToDate;
   const int error = !quiet_ && redundant && n.eio_rate > 0 && chance(n.eio_rate) ? EIO : 0;
+  trace(n.name + " disk " + io_name(io.kind) + " @" + std::to_string(io.offset) + "+" +
+        std::to_string(io.length) + (error == 0 ? " done" : " EIO"));
   if (error == 0) {
     if (io.kind == core::LocalIoKind::kWrite) {
       std::memcpy(n.image.data() + io.offset, io.data, io.length);
@@ -305,8 +322,6 @@ void Simulation::complete_io(Node& n, uint64_t inc, uint64_t io_id) {
     } else {
       n.durable = n.image;
     }
-  } else {
-    trace(n.name + " disk EIO on io " + std::to_string(io_id));
   }
   call(n, [io_id, error](core::Replicator& c) { c.on_io_complete(io_id, error); });
 }
@@ -422,6 +437,8 @@ void Simulation::schedule_delivery(int from, std::vector<std::byte> bytes) {
     auto r = dec.next();
     if (!r.ok() || !r->has_value()) return fail("a frame did not decode");
     auto frame = std::make_shared<net::Frame>(std::move(**r));
+    trace(nodes_[1 - from].name + " <- " + frame_name(frame->header.type) +
+          (frame->payload.empty() ? "" : " +" + std::to_string(frame->payload.size()) + "B"));
     call(nodes_[1 - from], [frame](core::Replicator& c) { c.on_frame(std::move(*frame)); });
   });
 }
@@ -660,7 +677,7 @@ void Simulation::check() {
     }
     if (s.disk == DiskState::kUpToDate && !n.missed_acked) {
       std::string v = oracle_.check_disk(n.image);
-      if (!v.empty()) return fail(n.name + " reports UpToDate but " + v);
+      if (!v.empty()) return fail(n.name + " reports UpToDate, yet " + v);
     }
   }
   // Never "Connected UpToDate/UpToDate" over different data once nothing
