@@ -86,23 +86,44 @@ say() { echo "replication_bench: $*" >&2; }
 # Written out in full so that no run pays for block allocation.
 fill() { dd if=/dev/zero of="$1" bs=1M count="$size_mib" oflag=direct status=none; }
 
-# run_fio NAME JOB-OPTIONS...: the three workloads, results in $work/NAME-*.json
+# fio_job OUT OPTIONS...: one fio job, JSON into OUT; a failure shows fio's reason.
+fio_job() {
+  local out=$1; shift
+  fio "$@" --output-format=json --output="$out" && return 0
+  say "fio $* failed: error $(jq -r '.jobs[0].error' "$out" 2> /dev/null || cat "$out")"
+  exit 1
+}
+
+# run_fio NAME JOB-OPTIONS...: the workloads, results in $work/NAME-*.json
 run_fio() {
   local name=$1; shift
-  local common=(--direct=1 --time_based "--runtime=${runtime_ms}ms" --norandommap --randrepeat=0
-    --output-format=json --lat_percentiles=1 --percentile_list=50:99 "$@")
-  fio --name=qd1 --rw=randwrite --bs=4k --iodepth=1 "${common[@]}" --output="$work/$name-qd1.json"
-  fio --name=qd32 --rw=randwrite --bs=4k --iodepth=32 "${common[@]}" --output="$work/$name-qd32.json"
-  fio --name=seq --rw=write --bs=1M --iodepth=4 "${common[@]}" --output="$work/$name-seq.json"
+  local common=(--time_based "--runtime=${runtime_ms}ms" --norandommap --randrepeat=0
+    --lat_percentiles=1 --percentile_list=50:99 "$@")
+  fio_job "$work/$name-qd1.json" --name=qd1 --rw=randwrite --bs=4k --iodepth=1 "${common[@]}"
+  fio_job "$work/$name-qd32.json" --name=qd32 --rw=randwrite --bs=4k --iodepth=32 "${common[@]}"
+  fio_job "$work/$name-seq.json" --name=seq --rw=write --bs=1M --iodepth=4 "${common[@]}"
+  # Durable writes: each 4 KiB write followed by a flush (fsync on a file,
+  # NBD_CMD_FLUSH on the export; fio's nbd engine has no fdatasync), one
+  # pair at a time.
+  fio_job "$work/$name-durable.json" --name=durable --rw=randwrite --bs=4k --iodepth=1 --fsync=1 \
+    "${common[@]}"
 }
 lat_us() { jq -r ".jobs[0].write.lat_ns.percentile[\"$2\"] / 1000" "$work/$1-qd1.json"; }
 iops() { jq -r '.jobs[0].write.iops' "$work/$1-qd32.json"; }
 mbs() { jq -r '.jobs[0].write.bw_bytes / 1e6' "$work/$1-seq.json"; }
+# Mean time of one write + flush pair.
+durable_us() { jq -r '1e6 / .jobs[0].write.iops' "$work/$1-durable.json"; }
 
 # --- 1. raw backing file ---------------------------------------------------
 say "raw backing file ($size_mib MiB, O_DIRECT, io_uring), ${seconds} s per workload"
 fill "$work/raw.img"
-run_fio raw --ioengine=io_uring "--filename=$work/raw.img" "--size=${size_mib}M"
+run_fio raw --ioengine=io_uring --direct=1 "--filename=$work/raw.img" "--size=${size_mib}M"
+# tandemd writes its backing file through the page cache (flushes and FUA
+# reach the disk as fdatasync / RWF_DSYNC): the same file without O_DIRECT
+# shows what that path alone gives.
+say "raw backing file through the page cache (no O_DIRECT), ${seconds} s per workload"
+run_fio buffered --ioengine=io_uring --direct=0 "--filename=$work/raw.img" "--size=${size_mib}M"
+sync "$work/raw.img"  # its dirty pages must not be written back during the next parts
 rm -f "$work/raw.img"
 
 # --- 2. loopback TCP -------------------------------------------------------
@@ -170,28 +191,32 @@ grep -qF '"peer_disk":"UpToDate"' <<< "$state" || { say "peer left UpToDate duri
 
 # --- table -------------------------------------------------------------------
 raw_p50=$(lat_us raw 50.000000); raw_p99=$(lat_us raw 99.000000)
+buf_p50=$(lat_us buffered 50.000000); buf_p99=$(lat_us buffered 99.000000)
 t_p50=$(lat_us tandem 50.000000); t_p99=$(lat_us tandem 99.000000)
-raw_iops=$(iops raw); t_iops=$(iops tandem)
-raw_mbs=$(mbs raw); t_mbs=$(mbs tandem)
+raw_iops=$(iops raw); buf_iops=$(iops buffered); t_iops=$(iops tandem)
+raw_mbs=$(mbs raw); buf_mbs=$(mbs buffered); t_mbs=$(mbs tandem)
+raw_dur=$(durable_us raw); buf_dur=$(durable_us buffered); t_dur=$(durable_us tandem)
 rtt_p50=$(tcp tcp_rtt_p50_us); rtt_p99=$(tcp tcp_rtt_p99_us); tcp_mbs=$(tcp tcp_throughput_mbs)
-for figure in raw_p50 raw_p99 t_p50 t_p99 raw_iops t_iops raw_mbs t_mbs rtt_p50 rtt_p99 tcp_mbs; do
+figures=(raw_p50 raw_p99 buf_p50 buf_p99 t_p50 t_p99 raw_iops buf_iops t_iops raw_mbs buf_mbs
+  t_mbs raw_dur buf_dur t_dur rtt_p50 rtt_p99 tcp_mbs)
+vars=()
+for figure in "${figures[@]}"; do
   awk -v v="${!figure}" 'BEGIN { exit !(v ~ /^[0-9.e+]+$/ && v + 0 > 0) }' || {
     say "no valid figure for $figure ('${!figure}'): see the fio and tcp_loopback_bench output above"
     exit 1
   }
+  vars+=(-v "$figure=${!figure}")
 done
 
-awk -v raw_p50="$raw_p50" -v raw_p99="$raw_p99" -v t_p50="$t_p50" -v t_p99="$t_p99" \
-  -v raw_iops="$raw_iops" -v t_iops="$t_iops" -v raw_mbs="$raw_mbs" -v t_mbs="$t_mbs" \
-  -v rtt_p50="$rtt_p50" -v rtt_p99="$rtt_p99" -v tcp_mbs="$tcp_mbs" \
-  -v seconds="$seconds" -v size_mib="$size_mib" 'BEGIN {
+awk "${vars[@]}" -v seconds="$seconds" -v size_mib="$size_mib" 'BEGIN {
   printf "replication benchmark: %s s per workload, %s MiB files, protocol C over loopback\n\n", seconds, size_mib
-  printf "| workload | raw file | loopback TCP | tandem | tandem/raw |\n"
-  printf "|---|---:|---:|---:|---:|\n"
-  printf "| 4k randwrite QD1 p50 (us) | %.1f | %.1f (RTT) | %.1f | %.2f |\n", raw_p50, rtt_p50, t_p50, t_p50 / raw_p50
-  printf "| 4k randwrite QD1 p99 (us) | %.1f | %.1f (RTT) | %.1f | %.2f |\n", raw_p99, rtt_p99, t_p99, t_p99 / raw_p99
-  printf "| 4k randwrite QD32 IOPS | %.0f | | %.0f | %.2f |\n", raw_iops, t_iops, t_iops / raw_iops
-  printf "| 1M seqwrite QD4 MB/s | %.1f | %.1f | %.1f | %.2f |\n", raw_mbs, tcp_mbs, t_mbs, t_mbs / raw_mbs
+  printf "| workload | raw O_DIRECT | raw page cache | loopback TCP | tandem | tandem/raw O_DIRECT |\n"
+  printf "|---|---:|---:|---:|---:|---:|\n"
+  printf "| 4k randwrite QD1 p50 (us) | %.1f | %.1f | %.1f (RTT) | %.1f | %.2f |\n", raw_p50, buf_p50, rtt_p50, t_p50, t_p50 / raw_p50
+  printf "| 4k randwrite QD1 p99 (us) | %.1f | %.1f | %.1f (RTT) | %.1f | %.2f |\n", raw_p99, buf_p99, rtt_p99, t_p99, t_p99 / raw_p99
+  printf "| 4k randwrite QD32 IOPS | %.0f | %.0f | | %.0f | %.2f |\n", raw_iops, buf_iops, t_iops, t_iops / raw_iops
+  printf "| 1M seqwrite QD4 MB/s | %.1f | %.1f | %.1f | %.1f | %.2f |\n", raw_mbs, buf_mbs, tcp_mbs, t_mbs, t_mbs / raw_mbs
+  printf "| 4k write + flush QD1, mean (us) | %.1f | %.1f | | %.1f | %.2f |\n", raw_dur, buf_dur, t_dur, t_dur / raw_dur
   printf "\n"
   lat_target = raw_p50 + rtt_p50 + 30
   lat99_target = raw_p99 + rtt_p99 + 30
