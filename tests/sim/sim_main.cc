@@ -9,6 +9,7 @@
 //   --attach-on-primary   re-attach a failed disk while the node is primary
 //   --volatile-cache disks lose completed but unflushed writes on a power cut
 //   --check-determinism  run every seed twice and compare the trace hashes
+//   --keep-going     report every failing seed of the range, not only the first
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -27,7 +28,7 @@ void usage() {
       "                  [--steps M] [--nodes 2] [--trace] [--break-ack]\n"
       "                  [--volatile-cache] [--crash-busy-primary] [--demote-busy-primary]\n"
       "                  [--attach-on-primary]"
-      "                  [--check-determinism]\n"
+      "                  [--check-determinism] [--keep-going]\n"
       "                  [--expect-failure-within N]\n");
 }
 
@@ -56,6 +57,8 @@ int main(int argc, char** argv) {
   uint64_t duration_s = 0;
   uint64_t expect_failure_within = 0;
   bool determinism = false;
+  bool keep_going = false;
+  uint64_t failures = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -101,6 +104,8 @@ int main(int argc, char** argv) {
       opt.demote_busy_primary = true;
     } else if (a == "--attach-on-primary") {
       opt.attach_on_primary = true;
+    } else if (a == "--keep-going") {
+      keep_going = true;
     } else if (a == "--check-determinism") {
       determinism = true;
     } else {
@@ -146,7 +151,8 @@ int main(int argc, char** argv) {
                     static_cast<unsigned long long>(seed));
         return 0;
       }
-      return 1;
+      if (!keep_going) return 1;
+      ++failures;
     }
   }
   const double wall =
@@ -158,6 +164,11 @@ int main(int argc, char** argv) {
       static_cast<double>(sim_us) / 1e6, wall > 0 ? static_cast<double>(sim_us) / 1e6 / wall : 0.0,
       static_cast<unsigned long long>(acked), static_cast<unsigned long long>(crashes),
       determinism ? ", every seed run twice with identical traces" : "");
+  if (failures > 0) {
+    std::printf("%llu of %llu runs FAILED (see the replay lines above)\n",
+                static_cast<unsigned long long>(failures), static_cast<unsigned long long>(runs));
+    return 1;
+  }
   if (expect_failure_within > 0) {
     std::printf("negative control FAILED: no seed of %llu caught the broken contract\n",
                 static_cast<unsigned long long>(expect_failure_within));

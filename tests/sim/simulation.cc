@@ -122,6 +122,7 @@ class Simulation {
   void run_action(Node& n, Action& a);
   void start_node(Node& n, bool first);
   void crash(Node& n);
+  void attach(Node& n);
   void complete_io(Node& n, uint64_t inc, uint64_t io_id);
   void complete_request(Node& n, uint64_t id, int error);
   void acknowledge(Node& n, AppRequest& r, int error);
@@ -295,10 +296,15 @@ void Simulation::complete_io(Node& n, uint64_t inc, uint64_t io_id) {
   const core::SubmitIo io = it->second;
   n.ios.erase(it);
   // A disk error is injected only while the peer holds every acknowledged
-  // write: failing the only copy would be a second fault no mirror survives.
+  // write and receives the new ones: failing the only copy would be a second
+  // fault (e.g. a broken link plus a disk error) that no mirror survives.
   const Node& other = nodes_[1 - n.index];
-  const bool redundant =
-      other.up && !other.missed_acked && other.core->status().disk == DiskState::kUpToDate;
+  const auto established = [](const Node& m) {
+    const core::Status s = m.core->status();
+    return s.conn == ConnState::kConnected && s.repl == ReplState::kEstablished;
+  };
+  const bool redundant = link_up_ && other.up && !other.missed_acked && established(n) &&
+                         established(other) && other.core->status().disk == DiskState::kUpToDate;
   const int error = !quiet_ && redundant && n.eio_rate > 0 && chance(n.eio_rate) ? EIO : 0;
   trace(n.name + " disk " + io_name(io.kind) + " @" + std::to_string(io.offset) + "+" +
         std::to_string(io.length) + (error == 0 ? " done" : " EIO"));
@@ -383,6 +389,12 @@ void Simulation::start_node(Node& n, bool first) {
     (void)r;
     (void)c.connect();
   });
+}
+
+void Simulation::attach(Node& n) {
+  // The metadata is read when the attach runs, which may be after a
+  // metadata write in flight has finished (the call may be deferred).
+  call(n, [&n](core::Replicator& c) { (void)c.attach(core::DiskInfo{kDiskBytes, n.md_durable}); });
 }
 
 void Simulation::crash(Node& n) {
@@ -619,8 +631,7 @@ void Simulation::fault_tick() {
     // --attach-on-primary, the administrator re-attaches secondaries only.
     if (n.up && n.core->status().disk == DiskState::kDiskless &&
         (n.core->status().role != Role::kPrimary || opt_.attach_on_primary)) {
-      const core::Metadata md = n.md_durable;
-      call(n, [md](core::Replicator& c) { (void)c.attach(core::DiskInfo{kDiskBytes, md}); });
+      attach(n);
       trace("admin: " + n.name + " attach");
     }
   }
@@ -632,8 +643,7 @@ void Simulation::settle_tick() {
     if (!n.up) continue;
     const core::Status s = n.core->status();
     if (s.disk == DiskState::kDiskless && n.ios.empty()) {
-      const core::Metadata md = n.md_durable;
-      call(n, [md](core::Replicator& c) { (void)c.attach(core::DiskInfo{kDiskBytes, md}); });
+      attach(n);
       trace("settle: " + n.name + " attach");
     }
     if (s.conn == ConnState::kStandAlone) {
@@ -668,13 +678,19 @@ bool Simulation::settled() {
 }
 
 void Simulation::check() {
+  const auto in_sync = [this](const Node& m) {
+    if (!m.up) return false;
+    const core::Status s = m.core->status();
+    return s.disk == DiskState::kUpToDate && s.conn == ConnState::kConnected &&
+           s.repl == ReplState::kEstablished && s.peer_disk == DiskState::kUpToDate;
+  };
   for (auto& n : nodes_) {
     if (!n.up) continue;
     const core::Status s = n.core->status();
-    if (s.disk == DiskState::kUpToDate && s.conn == ConnState::kConnected &&
-        s.repl == ReplState::kEstablished && s.peer_disk == DiskState::kUpToDate) {
-      n.missed_acked = false;  // connected to an UpToDate peer: it must hold everything now
-    }
+    // Both sides see each other UpToDate over a live link: this node must
+    // hold everything now. (One side alone may not have noticed yet that
+    // the link is gone, e.g. while it waits for a metadata write.)
+    if (link_up_ && in_sync(n) && in_sync(nodes_[1 - n.index])) n.missed_acked = false;
     if (s.disk == DiskState::kUpToDate && !n.missed_acked) {
       std::string v = oracle_.check_disk(n.image);
       if (!v.empty()) return fail(n.name + " reports UpToDate, yet " + v);
