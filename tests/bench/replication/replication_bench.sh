@@ -34,14 +34,13 @@ build_dir="$root/build"
 parent_dir="${TMPDIR:-/var/tmp}"
 size_mib=1024
 seconds=10
-smoke=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build_dir=$2; shift 2 ;;
     --dir) parent_dir=$2; shift 2 ;;
     --size-mib) size_mib=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
-    --smoke) smoke=1; size_mib=64; seconds=0.3; shift ;;
+    --smoke) size_mib=32; seconds=0.2; shift ;;
     *) echo "replication_bench: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
@@ -87,11 +86,26 @@ say() { echo "replication_bench: $*" >&2; }
 fill() { dd if=/dev/zero of="$1" bs=1M count="$size_mib" oflag=direct status=none; }
 
 # fio_job OUT OPTIONS...: one fio job, JSON into OUT; a failure shows fio's reason.
+# While tandemd runs, OUT.cpu gets the CPU time both daemons used during
+# the job, in % of one core: it shows whether a figure is CPU-bound.
 fio_job() {
   local out=$1; shift
-  fio "$@" --output-format=json --output="$out" && return 0
-  say "fio $* failed: error $(jq -r '.jobs[0].error' "$out" 2> /dev/null || cat "$out")"
-  exit 1
+  local t0 c0
+  t0=$(date +%s.%N); c0=$(daemon_cpu_ticks)
+  fio "$@" --output-format=json --output="$out" || {
+    say "fio $* failed: error $(jq -r '.jobs[0].error' "$out" 2> /dev/null || cat "$out")"
+    exit 1
+  }
+  awk -v t0="$t0" -v t1="$(date +%s.%N)" -v c0="$c0" -v c1="$(daemon_cpu_ticks)" \
+    -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f\n", (c1 - c0) / hz / (t1 - t0) * 100 }' \
+    > "$out.cpu"
+}
+daemon_cpu_ticks() {
+  local sum=0 p
+  for p in "${pids[@]}"; do
+    sum=$((sum + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+  done
+  echo "$sum"
 }
 
 # run_fio NAME JOB-OPTIONS...: the workloads, results in $work/NAME-*.json
@@ -179,7 +193,9 @@ for want in '"role":"Primary"' '"disk":"UpToDate"' '"connection":"Connected"' \
   '"peer_disk":"UpToDate"' '"replication":"Established"'; do
   grep -qF "$want" <<< "$state" || { say "tandem is not ready to measure (want $want): $state"; exit 1; }
 done
-grep -qF 'protocol C' "$work/tandem.conf"
+# The initial sync went through both nodes' page cache: write it out now,
+# so that the measurement starts from a clean cache as the raw runs did.
+sync "$work/alpha.img" "$work/beta.img"
 run_fio tandem --ioengine=nbd "--uri=nbd+unix:///r0?socket=$work/run-alpha/r0.nbd"
 state=$(adm alpha status --json r0)
 grep -qF '"peer_disk":"UpToDate"' <<< "$state" || { say "peer left UpToDate during the run: $state"; exit 1; }
@@ -228,3 +244,12 @@ awk "${vars[@]}" -v seconds="$seconds" -v size_mib="$size_mib" 'BEGIN {
   printf "| (same with p99, for information) | %.1f us | %.1f us | %.2f | %s |\n", lat99_target, t_p99, t_p99 / lat99_target, (t_p99 <= lat99_target) ? "yes" : "no"
   printf "| seq >= 90%% of min(raw/2, TCP) | %.1f MB/s | %.1f MB/s | %.2f | %s |\n", seq_target, t_mbs, t_mbs / seq_target, (t_mbs >= seq_target) ? "yes" : "NO"
 }'
+
+echo
+echo "| tandem workload | CPU of both tandemd (% of one core) | CPU of fio (% of one core) |"
+echo "|---|---:|---:|"
+for job in qd1 qd32 seq durable; do
+  echo "| $job | $(cat "$work/tandem-$job.json.cpu") |" \
+    "$(jq -r '.jobs[0].usr_cpu + .jobs[0].sys_cpu | floor' "$work/tandem-$job.json") |"
+done
+echo "($(nproc) CPUs)"
