@@ -678,7 +678,7 @@ bool Simulation::settled() {
 }
 
 void Simulation::check() {
-  const auto in_sync = [this](const Node& m) {
+  const auto in_sync = [](const Node& m) {
     if (!m.up) return false;
     const core::Status s = m.core->status();
     return s.disk == DiskState::kUpToDate && s.conn == ConnState::kConnected &&
