@@ -90,15 +90,17 @@ fill() { dd if=/dev/zero of="$1" bs=1M count="$size_mib" oflag=direct status=non
 # the job, in % of one core: it shows whether a figure is CPU-bound.
 fio_job() {
   local out=$1; shift
-  local t0 c0
-  t0=$(date +%s.%N); c0=$(daemon_cpu_ticks)
+  cpu_start
   fio "$@" --output-format=json --output="$out" || {
     say "fio $* failed: error $(jq -r '.jobs[0].error' "$out" 2> /dev/null || cat "$out")"
     exit 1
   }
-  awk -v t0="$t0" -v t1="$(date +%s.%N)" -v c0="$c0" -v c1="$(daemon_cpu_ticks)" \
-    -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f\n", (c1 - c0) / hz / (t1 - t0) * 100 }' \
-    > "$out.cpu"
+  cpu_percent > "$out.cpu"
+}
+cpu_start() { cpu_t0=$(date +%s.%N); cpu_c0=$(daemon_cpu_ticks); }
+cpu_percent() {
+  awk -v t0="$cpu_t0" -v t1="$(date +%s.%N)" -v c0="$cpu_c0" -v c1="$(daemon_cpu_ticks)" \
+    -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f\n", (c1 - c0) / hz / (t1 - t0) * 100 }'
 }
 daemon_cpu_ticks() {
   local sum=0 p
@@ -196,6 +198,9 @@ done
 # The initial sync went through both nodes' page cache: write it out now,
 # so that the measurement starts from a clean cache as the raw runs did.
 sync "$work/alpha.img" "$work/beta.img"
+cpu_start
+sleep "$seconds"
+cpu_percent > "$work/tandem-idle.json.cpu"
 run_fio tandem --ioengine=nbd "--uri=nbd+unix:///r0?socket=$work/run-alpha/r0.nbd"
 state=$(adm alpha status --json r0)
 grep -qF '"peer_disk":"UpToDate"' <<< "$state" || { say "peer left UpToDate during the run: $state"; exit 1; }
@@ -246,10 +251,13 @@ awk "${vars[@]}" -v seconds="$seconds" -v size_mib="$size_mib" 'BEGIN {
 }'
 
 echo
-echo "| tandem workload | CPU of both tandemd (% of one core) | CPU of fio (% of one core) |"
-echo "|---|---:|---:|"
+echo "| tandem workload | CPU of both tandemd (% of one core) | per request (us) | CPU of fio (% of one core) |"
+echo "|---|---:|---:|---:|"
+echo "| (idle, connected) | $(cat "$work/tandem-idle.json.cpu") | | |"
 for job in qd1 qd32 seq durable; do
-  echo "| $job | $(cat "$work/tandem-$job.json.cpu") |" \
-    "$(jq -r '.jobs[0].usr_cpu + .jobs[0].sys_cpu | floor' "$work/tandem-$job.json") |"
+  cpu=$(cat "$work/tandem-$job.json.cpu")
+  jq -r --argjson cpu "$cpu" --arg job "$job" '.jobs[0] |
+    "| \($job) | \($cpu) | \($cpu / 100 * 1e6 / .write.iops | floor) | \(.usr_cpu + .sys_cpu | floor) |"' \
+    "$work/tandem-$job.json"
 done
 echo "($(nproc) CPUs)"
