@@ -134,6 +134,14 @@ bool Replicator::local_usable() const {
   return has_data(disk_) && !detaching_;
 }
 
+bool Replicator::local_authoritative() const {
+  return local_usable() && disk_ == DiskState::kUpToDate;
+}
+
+bool Replicator::peer_authoritative() const {
+  return peer_gets_writes() && peer_disk_ == DiskState::kUpToDate;
+}
+
 bool Replicator::peer_gets_writes() const {
   return conn_ == ConnState::kConnected && have_peer_state_ && has_data(peer_disk_);
 }
@@ -334,6 +342,11 @@ Result<void> Replicator::promote(bool force, uint64_t uuid) {
     return make_error("resource " + config_.resource + ": cannot become primary: " + why);
   };
   if (role_ == Role::kPrimary) return {};
+  if (discard_my_data_) {
+    return refuse_promote(
+        "'connect --discard-my-data' is pending, so this node's data is to be replaced by the "
+        "peer's; run disconnect, then connect without --discard-my-data, before promoting");
+  }
   const bool connected = conn_ == ConnState::kConnected && have_peer_state_;
   if (connected && peer_role_ == Role::kPrimary) {
     if (!config_.allow_two_primaries || !peer_allow_two_primaries_) {

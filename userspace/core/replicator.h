@@ -189,6 +189,9 @@ class Replicator {
   uint64_t new_uuid();
   void rotate_for_divergence();
   bool local_usable() const;
+  // An UpToDate copy on this node / on the connected peer.
+  bool local_authoritative() const;
+  bool peer_authoritative() const;
   bool peer_gets_writes() const;
   bool peer_readable() const;
   uint64_t device_size() const;

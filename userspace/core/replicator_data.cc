@@ -37,8 +37,10 @@ void Replicator::submit_write(uint64_t request_id, uint64_t offset, ConstBuffer 
   int error = 0;
   if (role_ != Role::kPrimary) {
     error = EROFS;
-  } else if (!local_usable() && !peer_gets_writes()) {
-    error = EIO;  // no disk reachable (also: no known device size)
+  } else if (!local_authoritative() && !peer_authoritative()) {
+    // No UpToDate copy is reachable (also: no known device size). A write
+    // to an Inconsistent disk alone would be overwritten by the next sync.
+    error = EIO;
   } else {
     error = check_request(offset, data.length, device_size());
   }
@@ -121,10 +123,14 @@ void Replicator::try_finish_write(uint64_t id) {
   AppWrite* w = writes_.find(id);
   if (w == nullptr || !w->issued) return;
   if (!w->completed && !w->local_in_flight) {
+    // The local copy counts only while the local disk is still UpToDate: a
+    // write that reached a disk which failed, was detached or was never
+    // UpToDate exists nowhere the data will be read from.
+    const bool local_good = w->local_ok && local_authoritative();
     bool peer_done;
     if (!w->sent || w->peer_gone) {
       peer_done = true;
-    } else if (!w->local_ok) {
+    } else if (!local_good) {
       peer_done = w->write_acked;  // the peer's copy is the only one: wait for it
     } else {
       switch (config_.protocol) {
@@ -143,7 +149,7 @@ void Replicator::try_finish_write(uint64_t id) {
     if (peer_done) {
       w->completed = true;
       epoch_close_pending_ = true;
-      complete_request(w->request_id, w->local_ok || w->peer_has_it ? 0 : EIO);
+      complete_request(w->request_id, local_good || w->peer_has_it ? 0 : EIO);
     }
   }
   if (w->completed && !w->local_in_flight && (!w->sent || w->write_acked || w->peer_gone)) {
