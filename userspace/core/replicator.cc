@@ -405,6 +405,16 @@ Result<void> Replicator::promote(bool force, uint64_t uuid) {
 Result<void> Replicator::demote() {
   begin_event();
   if (role_ != Role::kPrimary) return {};
+  // A write still in flight would reach the peer from a secondary, which
+  // the peer must refuse; its data would then be on one disk only, with no
+  // new generation to show it. Like DRBD refusing to demote an open
+  // device, the caller stops writing and retries.
+  if (!writes_.empty() || !flushes_.empty()) {
+    return make_error("resource " + config_.resource + ": cannot become secondary: " +
+                      std::to_string(writes_.size() + flushes_.size()) +
+                      " application write(s)/flush(es) still in flight; stop the "
+                      "application's I/O and retry");
+  }
   role_ = Role::kSecondary;
   send_node_state();
   note_state();

@@ -1,6 +1,7 @@
 // State transitions of the replication core: attach, connect, promote,
 // demote, disconnect, refusals, out-of-sync marking, local disk failure,
 // keepalive.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -9,6 +10,8 @@
 
 namespace tandem::core::testing {
 namespace {
+
+using ::testing::HasSubstr;
 
 constexpr uint64_t kDisk = 256 * 1024;
 
@@ -208,6 +211,52 @@ TEST(ReplicatorState, DemoteIsAnnouncedToThePeer) {
   EXPECT_EQ(p.h.b().status().peer_role, Role::kSecondary);
   // Now b may become primary.
   EXPECT_TRUE(p.h.b().core().promote().ok());
+}
+
+TEST(ReplicatorState, DemoteWithWritesInFlightIsRefused) {
+  Pair p;
+  uptodate_pair(p.h);
+  ASSERT_TRUE(p.h.a().core().promote().ok());
+  p.h.run_until_quiet();
+  const uint64_t id = p.h.a().write_pattern(0, 4096, 1);
+  p.h.drain();  // issued, not yet acknowledged by the peer
+  ASSERT_FALSE(p.h.a().done(id));
+  auto r = p.h.a().core().demote();
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("still in flight"));
+  p.h.run_until_quiet();
+  ASSERT_TRUE(p.h.a().done(id));
+  EXPECT_TRUE(p.h.a().core().demote().ok());
+}
+
+TEST(ReplicatorState, PromoteRefusedWhileDiscardMyDataIsPending) {
+  Pair p;
+  uptodate_pair(p.h);
+  p.h.cut_link();
+  ASSERT_TRUE(p.h.b().core().disconnect().ok());
+  p.h.drain();
+  ASSERT_TRUE(p.h.b().core().connect(true).ok());
+  auto r = p.h.b().core().promote();
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("--discard-my-data' is pending"));
+}
+
+TEST(ReplicatorState, WritesWithoutAnUpToDateCopyFail) {
+  // b is a sync target (Inconsistent) and primary; once its UpToDate peer is
+  // gone, a write would only reach a disk the next sync overwrites.
+  Pair p;
+  attach(p.h.a(), uptodate_metadata(0x42));
+  attach(p.h.b(), fresh_metadata());
+  p.h.connect_both();
+  ASSERT_EQ(p.h.b().status().repl, ReplState::kSyncTarget);
+  ASSERT_TRUE(p.h.b().core().promote().ok());
+  p.h.cut_link();
+  p.h.run_until_quiet();
+  ASSERT_EQ(p.h.b().status().disk, DiskState::kInconsistent);
+  const uint64_t id = p.h.b().write_pattern(0, 4096, 1);
+  p.h.drain();
+  ASSERT_TRUE(p.h.b().done(id));
+  EXPECT_EQ(p.h.b().request(id).result, EIO);
 }
 
 TEST(ReplicatorState, WritesOnSecondaryAreRefused) {
