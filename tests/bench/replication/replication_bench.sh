@@ -1,19 +1,25 @@
 #!/bin/bash
+# The table's figures are read by name (${!figure}), which shellcheck
+# cannot follow.
+# shellcheck disable=SC2034
 # Replication benchmark: the physical limits and tandem, in one run, on one
 # disk.
 #
-#   1. raw backing file, O_DIRECT (fio, io_uring engine);
+#   1. raw backing file, O_DIRECT (fio, io_uring engine), and the same file
+#      through the page cache, the path tandemd's data writes take;
 #   2. loopback TCP: small-message round trip and bulk throughput
 #      (tcp_loopback_bench);
 #   3. tandem: two tandemd nodes on 127.0.0.1, protocol C, both Connected
 #      and UpToDate, driven through the primary's NBD unix socket (fio, nbd
-#      engine).
+#      engine), with the CPU time both daemons use per workload.
 #
 # Workloads, the same for 1 and 3: 4 KiB random writes at queue depth 1
 # (latency p50/p99), 4 KiB random writes at queue depth 32 (IOPS), 1 MiB
-# sequential writes at queue depth 4 (MB/s, 1 MB = 1e6 bytes). No flush and
-# no FUA on either side: a raw O_DIRECT write and a protocol C write both
-# complete when the disk(s) accepted the data.
+# sequential writes at queue depth 4 (MB/s, 1 MB = 1e6 bytes), and 4 KiB
+# writes each followed by a flush (mean time per pair). No FUA, and no
+# flush outside the last workload, on either side. tandemd writes its
+# backing files through the page cache, so its plain writes complete
+# before the disk has them; the write + flush pairs compare durable writes.
 #
 # Then the targets, computed from these figures:
 #   QD1:        tandem p50 <= raw p50 + TCP round trip p50 + 30 us
