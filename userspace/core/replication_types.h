@@ -58,6 +58,9 @@ struct Metadata {
   bool consistent = false;  // false: a sync target was interrupted, data is unusable
   bool up_to_date = false;  // the newest data of the resource
   bool outdated = false;    // known to be older than the peer's
+  // Set while the node is primary. Found set at attach, it means the node
+  // crashed while primary: writes in flight then may be on one disk only.
+  bool primary = false;
   bool operator==(const Metadata&) const = default;
 };
 

@@ -134,6 +134,12 @@ bool Replicator::local_usable() const {
   return has_data(disk_) && !detaching_;
 }
 
+void Replicator::set_primary_indicator(bool primary) {
+  if (md_.primary == primary || !has_data(disk_)) return;
+  md_.primary = primary;
+  persist_metadata();
+}
+
 bool Replicator::local_authoritative() const {
   return local_usable() && disk_ == DiskState::kUpToDate;
 }
@@ -161,7 +167,8 @@ DiskState Replicator::advertised_disk() const {
 }
 
 DiskView Replicator::local_view() const {
-  return DiskView{advertised_disk(), md_.current_uuid, md_.bitmap_uuid, md_.history_uuids};
+  return DiskView{advertised_disk(), md_.current_uuid, md_.bitmap_uuid,
+                  md_.history_uuids, crashed_primary_, config_.local_node_id};
 }
 
 bool Replicator::winner_on_conflict() const {
@@ -208,6 +215,7 @@ void Replicator::send_node_state(bool overwrite_peer, bool sync_done) {
   ns.set_allow_two_primaries(config_.allow_two_primaries);
   ns.set_overwrite_peer(overwrite_peer);
   ns.set_sync_done(sync_done);
+  ns.set_crashed_primary(crashed_primary_);
   send(net::FrameType::kNodeState, ns);
 }
 
@@ -268,6 +276,7 @@ Result<void> Replicator::attach(const DiskInfo& disk) {
   set_disk(DiskState::kAttaching);
   note_state();
   md_ = disk.metadata;
+  crashed_primary_ = md_.primary;  // attach happens as secondary
   size_ = disk.size_bytes;
   if (!md_.consistent) {
     set_disk(DiskState::kInconsistent);
@@ -378,6 +387,7 @@ Result<void> Replicator::promote(bool force, uint64_t uuid) {
     md_.up_to_date = true;
     md_.outdated = false;
     set_disk(DiskState::kUpToDate);
+    md_.primary = true;
     persist_metadata();
     role_ = Role::kPrimary;
     if (connected) {
@@ -396,6 +406,7 @@ Result<void> Replicator::promote(bool force, uint64_t uuid) {
         "); use primary --force to declare this node's data up to date");
   }
   role_ = Role::kPrimary;
+  set_primary_indicator(true);
   if (!peer_gets_writes()) rotate_for_divergence();
   send_node_state();
   note_state();
@@ -416,6 +427,7 @@ Result<void> Replicator::demote() {
                       "application's I/O and retry");
   }
   role_ = Role::kSecondary;
+  set_primary_indicator(false);
   send_node_state();
   note_state();
   return {};
@@ -674,7 +686,9 @@ void Replicator::on_node_state(const net::Frame& frame) {
   peer_size_ = ns.size_bytes();
   peer_node_id_ = ns.node_id();
   peer_allow_two_primaries_ = ns.allow_two_primaries();
-  peer_view_ = DiskView{pdisk, ns.current_uuid(), ns.bitmap_uuid(), {uuids[0], uuids[1]}};
+  peer_view_ = DiskView{
+      pdisk,       ns.current_uuid(), ns.bitmap_uuid(), {uuids[0], uuids[1]}, ns.crashed_primary(),
+      ns.node_id()};
   if (first) {
     conn_ = ConnState::kConnected;
     repl_ = ReplState::kEstablished;

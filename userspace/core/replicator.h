@@ -265,6 +265,8 @@ class Replicator {
   uint64_t size_ = 0;
   bool detaching_ = false;
   bool discard_my_data_ = false;
+  bool crashed_primary_ = false;  // attached with md_.primary set; cleared by a sync
+  void set_primary_indicator(bool primary);
   uint64_t uuid_state_;
 
   // Peer, valid while connected.

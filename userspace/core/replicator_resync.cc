@@ -166,6 +166,7 @@ void Replicator::finish_sync_source_if_done() {
   peer_view_.disk = DiskState::kUpToDate;
   peer_view_.current_uuid = md_.current_uuid;
   sync_done_ = sync_total_;
+  crashed_primary_ = false;
   if (md_.bitmap_uuid != 0) {
     md_.history_uuids[1] = md_.history_uuids[0];
     md_.history_uuids[0] = md_.bitmap_uuid;
@@ -187,6 +188,7 @@ void Replicator::on_sync_done_from_peer(const proto::NodeState& ns) {
   md_.consistent = true;
   md_.up_to_date = true;
   md_.outdated = false;
+  crashed_primary_ = false;
   persist_metadata();
   clear_out_of_sync(0, size_);
   repl_ = ReplState::kEstablished;

@@ -67,6 +67,15 @@ SyncDecision decide_sync(const DiskView& local, const DiskView& peer) {
     return {};
   }
   if (local.current_uuid == peer.current_uuid) {
+    // Same generation, but a node that crashed while primary may hold
+    // writes its peer lacks, and may lack writes the peer has: without an
+    // activity log to say where, copy everything from the crashed primary
+    // (from the lower node id when both crashed, dual primary).
+    if (l_up && p_up && (local.crashed_primary || peer.crashed_primary)) {
+      const bool local_source =
+          local.crashed_primary && (!peer.crashed_primary || local.node_id < peer.node_id);
+      return {local_source ? SyncVerdict::kSource : SyncVerdict::kTarget, {}};
+    }
     if (l_up == p_up) return {};
     return l_up ? SyncDecision{} : SyncDecision{SyncVerdict::kAdoptUpToDate, {}};
   }

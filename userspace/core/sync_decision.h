@@ -20,6 +20,9 @@ struct DiskView {
   uint64_t current_uuid = 0;
   uint64_t bitmap_uuid = 0;
   std::array<uint64_t, 2> history_uuids{};
+  // The node crashed while primary and has not been synced since.
+  bool crashed_primary = false;
+  uint32_t node_id = 0;  // breaks the tie when both crashed while primary
 };
 
 enum class SyncVerdict {

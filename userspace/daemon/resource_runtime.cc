@@ -45,6 +45,7 @@ core::Metadata metadata_of(const storage::Superblock& sb) {
   md.consistent = (sb.flags & storage::kFlagConsistent) != 0;
   md.up_to_date = md.consistent && (sb.flags & storage::kFlagWasUpToDate) != 0;
   md.outdated = md.consistent && !md.up_to_date;
+  md.primary = (sb.flags & storage::kFlagPrimary) != 0;
   return md;
 }
 
@@ -438,7 +439,7 @@ void ResourceRuntime::persist(const core::Metadata& md) {
   sb.flags &= ~(storage::kFlagConsistent | storage::kFlagWasUpToDate | storage::kFlagPrimary);
   if (md.consistent) sb.flags |= storage::kFlagConsistent;
   if (md.up_to_date) sb.flags |= storage::kFlagWasUpToDate;
-  if (core_->status().role == core::Role::kPrimary) sb.flags |= storage::kFlagPrimary;
+  if (md.primary) sb.flags |= storage::kFlagPrimary;
   if (auto r = disk_->write_dirty_bitmap(); !r) {
     TLOG(LOG_ERR, "%s", r.error().message.c_str());
   }

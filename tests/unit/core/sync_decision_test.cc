@@ -30,6 +30,23 @@ TEST(SyncDecision, EqualGenerationsNeedNoSync) {
             SyncVerdict::kNoSync);
 }
 
+TEST(SyncDecision, CrashedPrimaryWithEqualGenerationIsTheSource) {
+  DiskView crashed = view(DiskState::kUpToDate, 5);
+  crashed.crashed_primary = true;
+  crashed.node_id = 2;
+  DiskView survivor = view(DiskState::kUpToDate, 5);
+  survivor.node_id = 1;
+  EXPECT_EQ(verdict(crashed, survivor), SyncVerdict::kSource);
+  EXPECT_EQ(verdict(survivor, crashed), SyncVerdict::kTarget);
+  // Both crashed (dual primary): the lower node id is the source, on both sides.
+  survivor.crashed_primary = true;
+  EXPECT_EQ(verdict(crashed, survivor), SyncVerdict::kTarget);
+  EXPECT_EQ(verdict(survivor, crashed), SyncVerdict::kSource);
+  // A survivor promoted meanwhile has a newer generation: generations decide.
+  DiskView promoted = view(DiskState::kUpToDate, 6, 5);
+  EXPECT_EQ(verdict(crashed, promoted), SyncVerdict::kTarget);
+}
+
 TEST(SyncDecision, PeerThatOnlyMissedWritesIsSynced) {
   // We diverged from generation 5 (bitmap 5, current 6); the peer is still at 5.
   EXPECT_EQ(verdict(view(DiskState::kUpToDate, 6, 5), view(DiskState::kUpToDate, 5)),
