@@ -5,7 +5,7 @@
 #include <string>
 
 #include "common/log.h"
-#include "nbd/byte_order.h"
+#include "common/byte_order.h"
 #include "nbd/protocol.h"
 #include "nbd/session.h"
 

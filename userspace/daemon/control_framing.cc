@@ -1,5 +1,7 @@
 #include "daemon/control_framing.h"
 
+#include "common/byte_order.h"
+
 namespace tandem::daemon {
 
 Result<void> append_control_frame(std::span<const std::byte> message, std::vector<std::byte>& out) {
@@ -7,11 +9,7 @@ Result<void> append_control_frame(std::span<const std::byte> message, std::vecto
     return make_error("control message of " + std::to_string(message.size()) +
                       " bytes exceeds the limit of " + std::to_string(kMaxControlMessageBytes));
   }
-  const auto n = static_cast<uint32_t>(message.size());
-  out.push_back(static_cast<std::byte>(n >> 24));
-  out.push_back(static_cast<std::byte>(n >> 16));
-  out.push_back(static_cast<std::byte>(n >> 8));
-  out.push_back(static_cast<std::byte>(n));
+  put_u32(out, static_cast<uint32_t>(message.size()));
   out.insert(out.end(), message.begin(), message.end());
   return {};
 }
@@ -42,9 +40,7 @@ Result<std::optional<std::string>> ControlFrameReader::next() {
     return std::optional<std::string>();
   }
   const std::byte* p = buffer_.data() + consumed_;
-  const uint32_t n = (std::to_integer<uint32_t>(p[0]) << 24) |
-                     (std::to_integer<uint32_t>(p[1]) << 16) |
-                     (std::to_integer<uint32_t>(p[2]) << 8) | std::to_integer<uint32_t>(p[3]);
+  const uint32_t n = get_u32(std::span<const std::byte>(p, 4), 0);
   if (n > kMaxControlMessageBytes) {
     failed_ = true;
     return make_error("control message length " + std::to_string(n) + " exceeds the limit of " +

@@ -3,25 +3,9 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/byte_order.h"
+
 namespace tandem::net {
-
-namespace {
-
-void put_be(std::vector<std::byte>& out, uint64_t value, size_t bytes) {
-  for (size_t i = bytes; i-- > 0;) {
-    out.push_back(static_cast<std::byte>((value >> (8 * i)) & 0xFFU));
-  }
-}
-
-uint64_t get_be(std::span<const std::byte> in, size_t offset, size_t bytes) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < bytes; ++i) {
-    v = (v << 8) | static_cast<uint64_t>(in[offset + i]);
-  }
-  return v;
-}
-
-}  // namespace
 
 bool payload_allowed(FrameType type) {
   return type == FrameType::kWrite || type == FrameType::kReadReply ||

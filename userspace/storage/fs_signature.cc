@@ -3,7 +3,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "storage/byte_order.h"
+#include "common/byte_order.h"
 
 namespace tandem::storage {
 namespace {

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "common/crc32c.h"
-#include "storage/byte_order.h"
+#include "common/byte_order.h"
 
 namespace tandem::storage {
 namespace {

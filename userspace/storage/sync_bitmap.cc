@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <bit>
 
-#include "storage/byte_order.h"
+#include "common/byte_order.h"
 
 namespace tandem::storage {
 namespace {

@@ -7,14 +7,15 @@
 #include <span>
 #include <vector>
 
+#include "common/byte_order.h"
 #include "common/crc32c.h"
 #include "storage/al_transaction.h"
-#include "storage/byte_order.h"
 #include "storage/memory_device.h"
 #include "storage/metadata_store.h"
 #include "storage/superblock.h"
 
 using namespace tandem::storage;
+using tandem::store_le;
 
 namespace {
 

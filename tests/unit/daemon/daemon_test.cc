@@ -10,9 +10,12 @@
 #include <fstream>
 
 #include "daemon/control_client.h"
+#include "free_port.h"
 
 namespace tandem::daemon {
 namespace {
+
+using ::tandem::testing::free_port;
 
 class DaemonTest : public ::testing::Test {
  protected:
@@ -58,18 +61,6 @@ class DaemonTest : public ::testing::Test {
     req.set_verb(verb);
     req.set_resource(resource);
     return daemon_->handle(req);
-  }
-
-  static uint16_t free_port() {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    close(fd);
-    return ntohs(a.sin_port);
   }
 
   uint16_t port_a_ = 0;

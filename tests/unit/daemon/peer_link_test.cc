@@ -6,24 +6,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "free_port.h"
+
 namespace tandem::net {
 namespace {
+
+using ::tandem::testing::free_port;
 
 using namespace std::chrono_literals;
 using daemon::Clock;
 using daemon::EventLoop;
-
-uint16_t free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 struct Node {
   PeerLinkConfig config;

@@ -7,7 +7,7 @@
 
 #include "storage/activity_log.h"
 #include "storage/al_transaction.h"
-#include "storage/byte_order.h"
+#include "common/byte_order.h"
 
 namespace tandem::storage {
 namespace {

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "common/crc32c.h"
-#include "storage/byte_order.h"
+#include "common/byte_order.h"
 
 namespace tandem::storage {
 namespace {
