@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <string>
 
-#include "common/log.h"
 #include "common/byte_order.h"
+#include "common/log.h"
 #include "nbd/protocol.h"
 #include "nbd/session.h"
 

@@ -4,8 +4,8 @@
 #include <cstring>
 #include <string>
 
-#include "common/log.h"
 #include "common/byte_order.h"
+#include "common/log.h"
 #include "nbd/protocol.h"
 #include "nbd/session.h"
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "common/crc32c.h"
 #include "common/byte_order.h"
+#include "common/crc32c.h"
 
 namespace tandem::storage {
 namespace {

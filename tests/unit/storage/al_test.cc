@@ -5,9 +5,9 @@
 #include <set>
 #include <vector>
 
+#include "common/byte_order.h"
 #include "storage/activity_log.h"
 #include "storage/al_transaction.h"
-#include "common/byte_order.h"
 
 namespace tandem::storage {
 namespace {

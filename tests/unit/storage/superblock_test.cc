@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "common/crc32c.h"
 #include "common/byte_order.h"
+#include "common/crc32c.h"
 
 namespace tandem::storage {
 namespace {
