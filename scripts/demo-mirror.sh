@@ -14,6 +14,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
+# shellcheck source=lib/stop-processes.sh
+source "$here/lib/stop-processes.sh"
 build_dir="${BUILD_DIR:-$root/build}"
 tandemd="$build_dir/tools/tandemd/tandemd"
 tandemadm="$build_dir/tools/tandemadm/tandemadm"
@@ -29,11 +31,7 @@ work=$(mktemp -d /tmp/tandem-demo-XXXXXX)
 pids=()
 cleanup() {
   local rc=$?
-  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2> /dev/null || true
-  done
+  stop_processes "${pids[@]}"
   if [ "$rc" -ne 0 ]; then
     echo "demo-mirror: failed; the last lines of each node's log:" >&2
     for n in alpha beta; do [ -f "$work/$n.log" ] && tail -n 15 "$work/$n.log" >&2; done

@@ -36,6 +36,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
+# shellcheck source=../../../scripts/lib/stop-processes.sh
+source "$root/scripts/lib/stop-processes.sh"
 build_dir="$root/build"
 parent_dir="${TMPDIR:-/var/tmp}"
 size_mib=1024
@@ -73,11 +75,7 @@ work=$(mktemp -d "$parent_dir/tandem-bench-XXXXXX")
 pids=()
 cleanup() {
   local rc=$?
-  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2> /dev/null || true
-  done
+  stop_processes "${pids[@]}"
   if [ "$rc" -ne 0 ]; then
     echo "replication_bench: failed; the last lines of each node's log:" >&2
     for n in alpha beta; do [ -f "$work/$n.log" ] && tail -n 15 "$work/$n.log" >&2; done

@@ -12,16 +12,14 @@ set -euo pipefail
 scenario=$1
 TANDEMD=$2
 TANDEMADM=$3
+# shellcheck source=../../../scripts/lib/stop-processes.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib/stop-processes.sh"
 
 work=$(mktemp -d /tmp/tandem-lab-XXXXXX)
 pids=()
 cleanup() {
   local rc=$?
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-  done
+  stop_processes "${pids[@]}"
   if [ "$rc" -ne 0 ]; then
     echo "---- FAILED ($scenario); daemon logs:"
     for n in alpha beta; do
