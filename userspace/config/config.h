@@ -144,13 +144,31 @@ struct ResourceOptions {
 // `handlers { }`: handler name ("split-brain", "fence-peer", ...) -> command.
 using Handlers = std::map<std::string, std::string>;
 
-// `device` selects how the volume is shown to the kernel and programs.
-// `device nbd;` and a DRBD-style /dev/drbdN both export it over NBD at
-// RUN_DIR/RESOURCE.nbd; the DRBD forms also carry a minor number.
+// A TCP address an NBD frontend listens on (numeric; "0.0.0.0" or "::" for
+// every address).
+struct ListenAddress {
+  AddressFamily family = AddressFamily::kIpv4;
+  std::string host;  // canonical numeric spelling, without brackets
+  uint16_t port = 0;
+  bool operator==(const ListenAddress&) const = default;
+};
+
+// `device` selects the frontends that show the volume to programs and to
+// the kernel (config/device_statement.h has the grammar). The NBD unix
+// socket RUN_DIR/RESOURCE.nbd is always served; a DRBD-style /dev/drbdN
+// adds nothing to it and carries a minor number so that old files load.
 struct Device {
-  std::string path;  // "/dev/drbd0", or "nbd"
+  std::string path;  // "/dev/drbd0"; empty when frontends are named
   uint32_t minor = 0;
-  bool has_minor = true;  // false for `device nbd;`
+  bool has_minor = true;  // false when frontends are named
+
+  bool nbd = false;  // the `nbd` clause was written
+  std::optional<ListenAddress> nbd_tcp;
+  std::string nbd_kernel_device;  // "/dev/nbdN": attach the kernel nbd driver
+  bool fuse = false;
+  std::string fuse_mount;  // empty: RUN_DIR/RESOURCE.fuse
+  bool ublk = false;
+  std::optional<uint32_t> ublk_id;  // none: the kernel picks
   bool operator==(const Device&) const = default;
 };
 

@@ -3,6 +3,7 @@
 #include <array>
 #include <map>
 
+#include "config/device_statement.h"
 #include "config/limits.h"
 #include "config/statement_values.h"
 #include "config/suggest.h"

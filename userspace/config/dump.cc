@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "config/device_statement.h"
 #include "config/limits.h"
 #include "config/options.h"
 
@@ -147,9 +148,7 @@ std::string dump_resource(const ResourceConfig& r, std::string_view this_host) {
     if (h.node_id) line(out, 2, "node-id " + std::to_string(*h.node_id) + ";");
     for (const ResolvedVolume& v : h.volumes) {
       line(out, 2, "volume " + std::to_string(v.number) + " {");
-      line(out, 3,
-           "device " + quote_if_needed(v.device.path) +
-               (v.device.has_minor ? " minor " + std::to_string(v.device.minor) : "") + ";");
+      line(out, 3, "device " + device_text(v.device) + ";");
       line(out, 3, "disk " + quote_if_needed(v.disk) + ";");
       line(out, 3, "meta-disk " + meta_disk_text(v.meta_disk) + ";");
       OptionValues volume_values = values;

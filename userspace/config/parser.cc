@@ -61,8 +61,9 @@ class Parser {
   // Unquoted words are limited to letters, digits and / . _ - (as in
   // drbdadm); addresses and meta-disk indexes also use : [ ] by design.
   void check_word_forms(const Statement& s) {
-    const bool address_like =
-        s.keyword == "address" || s.keyword == "floating" || s.keyword == "meta-disk";
+    const bool address_like = s.keyword == "address" || s.keyword == "floating" ||
+                              s.keyword == "meta-disk" ||
+                              s.keyword == "device";  // device nbd ADDR:PORT
     for (const Argument& a : s.args) {
       if (a.quoted) continue;
       for (char c : a.text) {

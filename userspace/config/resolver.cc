@@ -4,6 +4,8 @@
 #include <map>
 #include <set>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace tandem::config {
 
@@ -255,6 +257,7 @@ class Resolver {
     std::map<std::string, std::string> addresses;  // address -> "resource r, host h"
     std::map<std::pair<std::string, uint32_t>, std::string> minors;
     std::map<std::pair<std::string, std::string>, std::string> disks;
+    std::map<std::pair<std::string, std::string>, std::string> frontends;
     std::map<std::string, const ResourceConfig*> by_name;
     for (const ResourceConfig& r : resources) by_name[r.name] = &r;
     for (const ResourceConfig& r : resources) {
@@ -279,6 +282,7 @@ class Resolver {
                                     " on host " + n + ", already used by " + mit->second +
                                     "; each device needs its own minor");
             }
+            check_device_unique(h.location, n, v.device, vwho, frontends);
             if (!v.disk.empty()) {
               auto [dit, dnew] = disks.emplace(std::make_pair(n, v.disk), vwho);
               if (!dnew) {
@@ -291,6 +295,35 @@ class Resolver {
         }
       }
       check_resync_after(r, by_name);
+    }
+  }
+
+  // Two volumes on one host cannot share a TCP port, a FUSE mount point,
+  // a kernel nbd device or a ublk device number.
+  void check_device_unique(const SourceLocation& at, const std::string& host, const Device& d,
+                           const std::string& vwho,
+                           std::map<std::pair<std::string, std::string>, std::string>& used) {
+    std::vector<std::pair<std::string, std::string>> claims;  // key, what it is
+    if (d.nbd_tcp) {
+      claims.emplace_back("tcp " + std::to_string(d.nbd_tcp->port),
+                          "NBD TCP port " + std::to_string(d.nbd_tcp->port));
+    }
+    if (!d.nbd_kernel_device.empty()) {
+      claims.emplace_back("nbd " + d.nbd_kernel_device, "kernel device " + d.nbd_kernel_device);
+    }
+    if (!d.fuse_mount.empty()) {
+      claims.emplace_back("fuse " + d.fuse_mount, "FUSE mount point " + d.fuse_mount);
+    }
+    if (d.ublk_id) {
+      claims.emplace_back("ublk " + std::to_string(*d.ublk_id),
+                          "ublk device number " + std::to_string(*d.ublk_id));
+    }
+    for (const auto& [key, what] : claims) {
+      auto [it, inserted] = used.emplace(std::make_pair(host, key), vwho);
+      if (!inserted) {
+        error(at, vwho + " uses " + what + " on host " + host + ", already used by " + it->second +
+                      "; give each volume its own");
+      }
     }
   }
 

@@ -1,6 +1,7 @@
-// Values of the structured statements of hosts and volumes: device,
-// meta-disk, address, plus the number and name rules they share. Each
-// parser returns an error message without location that says what to write.
+// Values of the structured statements of hosts and volumes: meta-disk and
+// address (device: config/device_statement.h), plus the number and name
+// rules they share. Each parser returns an error message without location
+// that says what to write.
 #pragma once
 
 #include <cstdint>
@@ -20,11 +21,6 @@ bool valid_name(std::string_view name);
 // A plain decimal number in [min, max]; `what` names it in the error.
 Result<uint32_t> parse_u32(std::string_view text, uint32_t min, uint32_t max,
                            std::string_view what);
-
-inline constexpr const char* kDeviceNbd = "nbd";
-
-// device nbd | /dev/drbdN [minor N] | /dev/drbd_NAME minor N | minor N
-Result<Device> parse_device(const std::vector<Argument>& args);
 
 // meta-disk internal | PATH | PATH [N] | PATH[N]; flexible-meta-disk PATH
 Result<MetaDisk> parse_meta_disk(const std::vector<Argument>& args, bool flexible);
