@@ -64,8 +64,9 @@ enum class TimerId : uint8_t {
   kPing,         // ping-int elapsed: send a Ping
   kPingTimeout,  // no PingAck within ping-timeout
   kAckTimeout,   // one `timeout` period of the ko-count watchdog
+  kResync,       // resync/verify rate controller tick (ResyncController::kTickMs)
 };
-inline constexpr size_t kTimerCount = 3;
+inline constexpr size_t kTimerCount = 4;
 std::string_view to_string(TimerId id);
 
 // (Re)arm a one-shot timer; arming an armed timer replaces its deadline.

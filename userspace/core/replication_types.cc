@@ -82,6 +82,22 @@ std::string_view to_string(WireProtocol v) {
   return "?";
 }
 
+std::string_view to_string(DigestAlg v) {
+  switch (v) {
+    case DigestAlg::kNone:
+      return "none";
+    case DigestAlg::kCrc32c:
+      return "crc32c";
+    case DigestAlg::kMd5:
+      return "md5";
+    case DigestAlg::kSha1:
+      return "sha1";
+    case DigestAlg::kSha256:
+      return "sha256";
+  }
+  return "?";
+}
+
 std::string_view to_string(TimerId id) {
   switch (id) {
     case TimerId::kPing:
@@ -90,6 +106,8 @@ std::string_view to_string(TimerId id) {
       return "ping-timeout";
     case TimerId::kAckTimeout:
       return "ack-timeout";
+    case TimerId::kResync:
+      return "resync";
   }
   return "?";
 }

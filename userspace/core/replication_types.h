@@ -37,11 +37,16 @@ enum class ReplState : uint8_t { kOff, kEstablished, kSyncSource, kSyncTarget };
 
 enum class WireProtocol : uint8_t { kA, kB, kC };
 
+// Digest of a block for checksum-based resync (csums-alg) and online
+// verify (verify-alg); kNone: the feature is off.
+enum class DigestAlg : uint8_t { kNone, kCrc32c, kMd5, kSha1, kSha256 };
+
 std::string_view to_string(Role v);
 std::string_view to_string(DiskState v);
 std::string_view to_string(ConnState v);
 std::string_view to_string(ReplState v);
 std::string_view to_string(WireProtocol v);
+std::string_view to_string(DigestAlg v);
 
 // The disk holds data the peer can use (possibly needing a resync).
 inline bool has_data(DiskState d) {
@@ -70,6 +75,23 @@ struct DiskInfo {
   Metadata metadata;
 };
 
+// Resync rate control (core/resync_controller.h). With c_plan_ahead 0 the
+// source sends at most resync_rate_kib KiB/s; otherwise the dynamic
+// controller aims at c_fill_target_sectors in flight (or, when that is 0,
+// at c_delay_target tenths of a second of resync data in flight), between
+// c_min_rate_kib (the floor it yields down to while application I/O runs)
+// and c_max_rate_kib. resync_rate_kib 0 with c_plan_ahead 0: unlimited
+// (no controller ticks at all); the daemon fills in drbd.conf's defaults.
+struct ResyncRate {
+  uint32_t resync_rate_kib = 0;
+  uint32_t c_plan_ahead = 0;  // tenths of a second
+  uint32_t c_fill_target_sectors = 0;
+  uint32_t c_delay_target = 10;  // tenths of a second
+  uint32_t c_max_rate_kib = 102'400;
+  uint32_t c_min_rate_kib = 250;
+  bool operator==(const ResyncRate&) const = default;
+};
+
 struct ReplicatorConfig {
   std::string resource;
   std::string local_node;
@@ -83,6 +105,9 @@ struct ReplicatorConfig {
   uint32_t ko_count = 7;        // 0: never declare a slow peer dead
   uint32_t resync_chunk_bytes = 256 * 1024;
   uint32_t resync_max_in_flight = 4;
+  DigestAlg csums_alg = DigestAlg::kNone;   // checksum-based resync when set
+  DigestAlg verify_alg = DigestAlg::kNone;  // start_verify() needs it set
+  ResyncRate rate;
   // Seed of the generator for new generation UUIDs; the runtime draws it
   // from the OS at start so that the core itself stays deterministic.
   uint64_t uuid_seed = 0;
@@ -116,6 +141,24 @@ struct Status {
   uint64_t sync_total_bytes = 0;
   uint64_t sync_done_bytes = 0;
   uint64_t out_of_sync_bytes = 0;  // ranges the core marked and has not cleared
+  // Resync payload bytes (ResyncData) since attach, cumulative.
+  uint64_t sync_bytes_sent = 0;
+  uint64_t sync_bytes_received = 0;
+  // Checksum-based resync (csums-alg), cumulative since attach, counted on
+  // both nodes: chunks whose digests matched (no data sent) / differed.
+  uint64_t csums_equal_bytes = 0;
+  uint64_t csums_differ_bytes = 0;
+  // Online verify: the current (or last) run.
+  uint64_t verify_total_bytes = 0;
+  uint64_t verify_done_bytes = 0;
+  uint64_t verify_mismatch_bytes = 0;
+  bool verify_running = false;
+  // Why the resync issues no data: pause-sync here or on the peer, or
+  // resync-after (another resource syncs first).
+  bool sync_paused_user = false;
+  bool sync_paused_peer = false;
+  bool sync_paused_dependency = false;
+  bool io_suspended = false;  // application I/O frozen (fencing)
   Metadata metadata;
 };
 

@@ -66,6 +66,8 @@ Status Replicator::status() const {
   s.sync_total_bytes = sync_total_;
   s.sync_done_bytes = sync_done_;
   s.out_of_sync_bytes = out_of_sync_.total_bytes();
+  s.sync_paused_user = sync_paused_user_;
+  s.sync_paused_dependency = sync_paused_dependency_;
   s.metadata = md_;
   return s;
 }
@@ -433,6 +435,39 @@ Result<void> Replicator::demote() {
   return {};
 }
 
+Result<void> Replicator::start_verify() {
+  begin_event();
+  return make_error("resource " + config_.resource + ": online verify is not implemented yet");
+}
+
+Result<void> Replicator::pause_sync() {
+  begin_event();
+  if (sync_paused_user_) {
+    return make_error("resource " + config_.resource + ": the resync is already paused");
+  }
+  sync_paused_user_ = true;
+  note_state();
+  return {};
+}
+
+Result<void> Replicator::resume_sync() {
+  begin_event();
+  if (!sync_paused_user_) {
+    return make_error("resource " + config_.resource + ": the resync is not paused");
+  }
+  sync_paused_user_ = false;
+  pump();
+  note_state();
+  return {};
+}
+
+void Replicator::set_sync_dependency_paused(bool paused) {
+  begin_event();
+  sync_paused_dependency_ = paused;
+  pump();
+  note_state();
+}
+
 // ---------------------------------------------------------------- connection
 
 void Replicator::on_connection_established(uint32_t protocol_version) {
@@ -792,6 +827,8 @@ void Replicator::on_timer(TimerId timer) {
                            std::to_string(config_.ping_timeout_ms) +
                            " ms (ping-timeout); connection closed, reconnecting",
                        true);
+      break;
+    case TimerId::kResync:
       break;
     case TimerId::kAckTimeout:
       if (conn_ != ConnState::kConnected) break;

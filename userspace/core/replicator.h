@@ -53,6 +53,18 @@ class Replicator {
   Result<void> promote(bool force = false, uint64_t new_uuid = 0);
   Result<void> demote();
 
+  // ---- resync and online verify (docs/resync.md)
+  // Online verify of the whole device (verify-alg) against the connected
+  // peer; both disks must be UpToDate and no resync may be running.
+  Result<void> start_verify();
+  // The administrator's pause-sync / resume-sync: no resync data is issued
+  // while paused on either node.
+  Result<void> pause_sync();
+  Result<void> resume_sync();
+  // resync-after: the runtime pauses this resource's resync while the
+  // resource it must follow is syncing.
+  void set_sync_dependency_paused(bool paused);
+
   // ---- connection (the handshake of core/peer_handshake.h has finished)
   void on_connection_established(uint32_t protocol_version);
   void on_connection_lost(std::string_view reason);
@@ -303,6 +315,8 @@ class Replicator {
   std::deque<std::pair<uint64_t, uint32_t>> redo_chunks_;
   uint64_t sync_total_ = 0;
   uint64_t sync_done_ = 0;
+  bool sync_paused_user_ = false;
+  bool sync_paused_dependency_ = false;
 
   RangeSet out_of_sync_;
 

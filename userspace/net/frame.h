@@ -48,8 +48,13 @@ enum class FrameType : uint16_t {
   kResyncData = 15,
   kResyncAck = 16,
   kDisconnect = 17,
+  kOutOfSync = 18,      // a node's out-of-sync ranges, sent when a resync starts
+  kDigestRequest = 19,  // csums resync / online verify: digest of a block, please
+  kDigestReply = 20,
+  kResyncInSync = 21,  // csums resync: the digests matched, no data follows
+  kVerifyResult = 22,  // online verify: one block compared
 };
-inline constexpr uint16_t kMaxFrameType = 17;
+inline constexpr uint16_t kMaxFrameType = 22;
 
 bool payload_allowed(FrameType type);
 
