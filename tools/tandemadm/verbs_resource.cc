@@ -1,6 +1,8 @@
 // tandemadm verbs that act on running resources through tandemd's control
 // socket: up, down, attach, detach, connect, disconnect, primary,
-// secondary, adjust, role, cstate, dstate, status, wait-connect, wait-sync.
+// secondary, adjust, invalidate, invalidate-remote, verify, pause-sync,
+// resume-sync, resume-io, role, cstate, dstate, status, wait-connect,
+// wait-sync.
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -101,6 +103,7 @@ int run_verb(const GlobalOptions& options, std::span<const std::string> args, st
   if (!parse_args(name, args, flags, p)) return kExitUsage;
   auto reply = call(options, verb, p);
   if (!reply) return kExitFailure;
+  for (const auto& note : reply->notes()) std::printf("%s\n", note.c_str());
   if (!reply->ok()) {
     std::fprintf(stderr, "%s\n", reply->error().c_str());
     return kExitFailure;
@@ -122,6 +125,16 @@ std::string human_bytes(double bytes) {
 
 bool syncing(const proto::ResourceStatus& s) {
   return s.replication() == "SyncSource" || s.replication() == "SyncTarget";
+}
+
+// "user, peer, resync-after r1" or empty when the resync is not paused.
+std::string paused_reasons(const proto::ResourceStatus& s) {
+  std::string out;
+  auto add = [&](const std::string& r) { out += (out.empty() ? "" : ", ") + r; };
+  if (s.sync_paused_user()) add("user (pause-sync here)");
+  if (s.sync_paused_peer()) add("peer (pause-sync on the peer)");
+  if (s.sync_paused_dependency()) add("resync-after " + s.resync_after());
+  return out;
 }
 
 void print_status(const proto::ResourceStatus& s) {
@@ -147,9 +160,35 @@ void print_status(const proto::ResourceStatus& s) {
     }
     std::printf("\n");
   }
+  const std::string paused = paused_reasons(s);
+  if (!paused.empty()) std::printf("    sync paused: %s\n", paused.c_str());
   if (s.out_of_sync_bytes() > 0) {
-    std::printf("    out of sync: %s\n",
-                human_bytes(static_cast<double>(s.out_of_sync_bytes())).c_str());
+    std::printf("    out of sync: %llu KiB\n",
+                static_cast<unsigned long long>(s.out_of_sync_bytes() / 1024));
+  }
+  if (s.verify_running() || s.verify_total_bytes() > 0) {
+    const double done = s.verify_total_bytes() == 0
+                            ? 0.0
+                            : 100.0 * static_cast<double>(s.verify_done_bytes()) /
+                                  static_cast<double>(s.verify_total_bytes());
+    std::printf("    verify: %s %.1f%% (%s of %s), %llu KiB differ\n",
+                s.verify_running() ? "running" : "finished", done,
+                human_bytes(static_cast<double>(s.verify_done_bytes())).c_str(),
+                human_bytes(static_cast<double>(s.verify_total_bytes())).c_str(),
+                static_cast<unsigned long long>(s.verify_mismatch_bytes() / 1024));
+  }
+  if (s.sync_bytes_sent() > 0 || s.sync_bytes_received() > 0) {
+    std::printf("    resync data: %s sent, %s received since attach\n",
+                human_bytes(static_cast<double>(s.sync_bytes_sent())).c_str(),
+                human_bytes(static_cast<double>(s.sync_bytes_received())).c_str());
+  }
+  if (s.io_suspended()) {
+    std::printf(
+        "    I/O suspended (fencing): run `tandemadm resume-io %s` once the peer is fenced\n",
+        s.name().c_str());
+  }
+  if (!s.running_handler().empty()) {
+    std::printf("    handler running: %s\n", s.running_handler().c_str());
   }
   if (!s.nbd_socket().empty()) std::printf("  nbd: %s\n", s.nbd_socket().c_str());
   if (!s.last_error().empty() && s.connection() != "Connected") {
@@ -183,6 +222,10 @@ std::string json_string(const std::string& v) {
   return out + "\"";
 }
 
+const char* json_bool(bool v) {
+  return v ? "true" : "false";
+}
+
 void print_json(const proto::ControlReply& reply) {
   std::printf("{\"resources\":[");
   for (int i = 0; i < reply.resources_size(); ++i) {
@@ -195,7 +238,12 @@ void print_json(const proto::ControlReply& reply) {
         "%s{\"name\":%s,\"role\":%s,\"disk\":%s,\"connection\":%s,\"peer\":%s,"
         "\"peer_role\":%s,\"peer_disk\":%s,\"replication\":%s,\"size_bytes\":%llu,"
         "\"sync\":{\"active\":%s,\"total_bytes\":%llu,\"done_bytes\":%llu,\"percent\":%.2f,"
-        "\"rate_bytes_per_sec\":%llu},\"out_of_sync_bytes\":%llu,\"nbd_socket\":%s,"
+        "\"rate_bytes_per_sec\":%llu,\"bytes_sent\":%llu,\"bytes_received\":%llu,"
+        "\"paused_user\":%s,\"paused_peer\":%s,\"paused_dependency\":%s,\"resync_after\":%s},"
+        "\"out_of_sync_bytes\":%llu,\"out_of_sync_kib\":%llu,"
+        "\"verify\":{\"running\":%s,\"total_bytes\":%llu,\"done_bytes\":%llu,"
+        "\"mismatch_bytes\":%llu},\"io_suspended\":%s,\"attached_unclean\":%s,"
+        "\"al_transactions\":%llu,\"running_handler\":%s,\"nbd_socket\":%s,"
         "\"backing_device\":%s,\"last_error\":%s}",
         i == 0 ? "" : ",", json_string(s.name()).c_str(), json_string(s.role()).c_str(),
         json_string(s.disk()).c_str(), json_string(s.connection()).c_str(),
@@ -205,7 +253,17 @@ void print_json(const proto::ControlReply& reply) {
         static_cast<unsigned long long>(s.sync_total_bytes()),
         static_cast<unsigned long long>(s.sync_done_bytes()), pct,
         static_cast<unsigned long long>(s.sync_rate_bytes_per_sec()),
-        static_cast<unsigned long long>(s.out_of_sync_bytes()), json_string(s.nbd_socket()).c_str(),
+        static_cast<unsigned long long>(s.sync_bytes_sent()),
+        static_cast<unsigned long long>(s.sync_bytes_received()), json_bool(s.sync_paused_user()),
+        json_bool(s.sync_paused_peer()), json_bool(s.sync_paused_dependency()),
+        json_string(s.resync_after()).c_str(),
+        static_cast<unsigned long long>(s.out_of_sync_bytes()),
+        static_cast<unsigned long long>(s.out_of_sync_bytes() / 1024),
+        json_bool(s.verify_running()), static_cast<unsigned long long>(s.verify_total_bytes()),
+        static_cast<unsigned long long>(s.verify_done_bytes()),
+        static_cast<unsigned long long>(s.verify_mismatch_bytes()), json_bool(s.io_suspended()),
+        json_bool(s.attached_unclean()), static_cast<unsigned long long>(s.al_transactions()),
+        json_string(s.running_handler()).c_str(), json_string(s.nbd_socket()).c_str(),
         json_string(s.backing_device()).c_str(), json_string(s.last_error()).c_str());
   }
   std::printf("]}\n");
@@ -337,9 +395,38 @@ void register_resource_verbs(std::vector<Verb>& table) {
                    [](const GlobalOptions& o, std::span<const std::string> a) {
                      return run_verb(o, a, "secondary", proto::CONTROL_VERB_SECONDARY);
                    }});
-  table.push_back({"adjust", "RESOURCE|all", "attach and connect where not done yet",
+  table.push_back({"adjust", "RESOURCE|all",
+                   "apply the configuration file: attach, connect, reconnect for changed options",
                    [](const GlobalOptions& o, std::span<const std::string> a) {
                      return run_verb(o, a, "adjust", proto::CONTROL_VERB_ADJUST);
+                   }});
+  table.push_back({"invalidate", "RESOURCE|all",
+                   "discard this node's data: full sync from the connected peer",
+                   [](const GlobalOptions& o, std::span<const std::string> a) {
+                     return run_verb(o, a, "invalidate", proto::CONTROL_VERB_INVALIDATE);
+                   }});
+  table.push_back(
+      {"invalidate-remote", "RESOURCE|all", "discard the peer's data: full sync from this node",
+       [](const GlobalOptions& o, std::span<const std::string> a) {
+         return run_verb(o, a, "invalidate-remote", proto::CONTROL_VERB_INVALIDATE_REMOTE);
+       }});
+  table.push_back({"verify", "RESOURCE|all",
+                   "compare both replicas online (verify-alg); differences become out of sync",
+                   [](const GlobalOptions& o, std::span<const std::string> a) {
+                     return run_verb(o, a, "verify", proto::CONTROL_VERB_VERIFY);
+                   }});
+  table.push_back({"pause-sync", "RESOURCE|all", "pause the resync (until resume-sync)",
+                   [](const GlobalOptions& o, std::span<const std::string> a) {
+                     return run_verb(o, a, "pause-sync", proto::CONTROL_VERB_PAUSE_SYNC);
+                   }});
+  table.push_back({"resume-sync", "RESOURCE|all", "resume a resync paused by pause-sync",
+                   [](const GlobalOptions& o, std::span<const std::string> a) {
+                     return run_verb(o, a, "resume-sync", proto::CONTROL_VERB_RESUME_SYNC);
+                   }});
+  table.push_back({"resume-io", "RESOURCE|all",
+                   "unfreeze application I/O frozen by fencing resource-and-stonith",
+                   [](const GlobalOptions& o, std::span<const std::string> a) {
+                     return run_verb(o, a, "resume-io", proto::CONTROL_VERB_RESUME_IO);
                    }});
   table.push_back({"role", "RESOURCE|all", "print local/peer role",
                    [](const GlobalOptions& o, std::span<const std::string> a) {
