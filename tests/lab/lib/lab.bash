@@ -72,8 +72,15 @@ lab_reap_stale() {
 # lab_up N: creates the bridge, N namespaces with their veth links, and on
 # each host a configuration, a backing file (with metadata) and a running
 # tandemd. Resources are not attached: call lab_adm I up r0.
+# lab_up is lab_up_net followed by lab_up_nodes; a scenario may change a
+# host's backing device in between (lab_use_eio_disk).
 lab_up() {
-  local n=$1 i ns veth
+  lab_up_net "$1"
+  lab_up_nodes
+}
+
+lab_up_net() {
+  local n=$1 i ns veth size_var
   [ "$n" -ge 2 ] || lab_fail "lab_up: need at least 2 hosts"
   [ -e "$LAB_DIR/registry" ] && lab_fail "lab $LAB_ID is already up ($LAB_DIR); run: lab.sh down $LAB_ID"
   [ -x "$LAB_TANDEMD" ] || lab_fail "no tandemd at $LAB_TANDEMD (build it, or set LAB_TANDEMD)"
@@ -98,14 +105,42 @@ lab_up() {
     ip -n "$ns" addr add "$(lab_node_addr "$i")/24" dev eth0
     ip -n "$ns" link set eth0 up
     mkdir -p "$(lab_node_run "$i")"
-    truncate -s "${LAB_SIZE_MIB:-64}M" "$(lab_node_image "$i")"
+    size_var="LAB_SIZE_MIB_n$i"
+    truncate -s "${!size_var:-${LAB_SIZE_MIB:-64}}M" "$(lab_node_image "$i")"
     lab_node_image "$i" > "$(lab_node_dir "$i")/disk.path"
   done
-  for i in $(seq "$n"); do
+}
+
+lab_up_nodes() {
+  local i
+  for i in $(seq "$(lab_nodes)"); do
     lab_write_config "$i"
     lab_create_md "$i"
     lab_start "$i"
   done
+}
+
+# lab_use_eio_disk I EIO_FILE_PROGRAM: host nI's backing device becomes a
+# loop device over a FUSE file (tandem-eio-file) backed by its image, so
+# that chosen ranges can be made to fail: lab_eio I "fail rw OFFSET LEN".
+# Call between lab_up_net and lab_up_nodes.
+lab_use_eio_disk() {
+  local i=$1 program=$2 mnt dev
+  mnt="$(lab_node_dir "$i")/eio"
+  mkdir -p "$mnt"
+  lab_spawn "eio-n$i" "$program" "$(lab_node_image "$i")" "$mnt"
+  lab_record mount "$mnt"
+  lab_wait 10 "the FUSE file of n$i" test -e "$mnt/disk"
+  dev=$(lab_loop_attach "$mnt/disk")
+  echo "$dev" > "$(lab_node_dir "$i")/disk.path"
+}
+
+# lab_eio I COMMAND: sends COMMAND to host nI's failing disk; lab_eio I
+# prints its rules and counters.
+lab_eio() {
+  local ctl
+  ctl="$(lab_node_dir "$1")/eio/control"
+  if [ $# -ge 2 ]; then echo "$2" > "$ctl"; else cat "$ctl"; fi
 }
 
 # lab_write_config I: renders resource.conf.in for host nI.
@@ -123,6 +158,7 @@ lab_write_config() {
     -e "s|@HANDLERS@|${LAB_HANDLERS:-}|" \
     -e "s|@DISK_N1@|$d1|" -e "s|@DISK_N2@|$d2|" \
     -e "s|@ADDR_N1@|$(lab_node_addr 1)|" -e "s|@ADDR_N2@|$(lab_node_addr 2)|" \
+    -e "s|@NODE@|n$i|g" -e "s|@LAB_DIR@|$LAB_DIR|g" \
     "$LAB_LIB_DIR/resource.conf.in" > "$(lab_node_conf "$i")"
 }
 
@@ -265,11 +301,14 @@ lab_dump_logs() {
 
 lab_down() { lab_down_dir "$LAB_DIR"; }
 
+# lab_alive PID: the process exists and is not a zombie.
+lab_alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2> /dev/null; }
+
 # lab_down_dir DIR: removes every object recorded in DIR/registry, newest
 # kind last: processes, loop devices, mounts, firewall tables, namespaces,
 # links; then DIR itself. Never fails.
 lab_down_dir() {
-  local dir=$1 kind what pids=() p
+  local dir=$1 kind what pids=() p k
   [ -f "$dir/registry" ] || {
     rm -rf "$dir"
     return 0
@@ -277,11 +316,14 @@ lab_down_dir() {
   while read -r kind what; do
     [ "$kind" = pid ] || continue
     # Only processes that are still ours (pids are recycled).
-    [ -d "/proc/$what" ] && pids+=("$what")
+    lab_alive "$what" && pids+=("$what")
   done < "$dir/registry"
-  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+  # Newest first: daemons stop before the FUSE files under their disks.
+  for ((k = ${#pids[@]} - 1; k >= 0; k--)); do
+    p=${pids[k]}
+    kill -CONT "$p" 2> /dev/null || true # a frozen node must see the TERM
+    kill "$p" 2> /dev/null || true
+    for _ in $(seq 50); do lab_alive "$p" || break; sleep 0.1; done
     kill -9 "$p" 2> /dev/null || true
   done
   while read -r kind what; do
@@ -312,6 +354,7 @@ lab_on_exit() {
     lab_dump_logs
   fi
   [ -n "${LAB_KEEP:-}" ] && {
+    echo manual > "$LAB_DIR/owner" # not reaped as stale: the user takes it over
     echo "LAB_KEEP set: lab left up in $LAB_DIR (lab.sh down $LAB_ID)"
     exit "$rc"
   }
