@@ -2,11 +2,14 @@
 //   tandem-sim --seed N [--steps M] [--nodes 2] [--trace]   one run, replayable
 //   tandem-sim --seeds FIRST:COUNT [--steps M]              a range (CI)
 //   tandem-sim --duration SECONDS [--seed FIRST]            seeds until time is up
+//   --mode a|b|c|dual  force protocol A, B, C or dual-primary (protocol C) instead of
+//                    letting the seed choose
 //   --break-ack      negative control (see simulation.h); with --expect-failure-within N
 //                    the program succeeds only if a seed of the range fails
 //   --crash-busy-primary  power cuts also hit a primary with writes in flight
 //   --demote-busy-primary demote a primary whose application has requests in flight
 //   --attach-on-primary   re-attach a failed disk while the node is primary
+//   --strict-protocol-b  protocol B: data that reached the secondary must be written there
 //   --volatile-cache disks lose completed but unflushed writes on a power cut
 //   --check-determinism  run every seed twice and compare the trace hashes
 //   --keep-going     report every failing seed of the range, not only the first
@@ -25,9 +28,10 @@ void usage() {
   std::fprintf(
       stderr,
       "usage: tandem-sim [--seed N | --seeds FIRST:COUNT | --duration SECONDS]\n"
-      "                  [--steps M] [--nodes 2] [--trace] [--break-ack]\n"
+      "                  [--steps M] [--nodes 2] [--mode a|b|c|dual|any] [--trace]\n"
+      "                  [--break-ack]\n"
       "                  [--volatile-cache] [--crash-busy-primary] [--demote-busy-primary]\n"
-      "                  [--attach-on-primary]"
+      "                  [--attach-on-primary] [--strict-protocol-b]\n"
       "                  [--check-determinism] [--keep-going]\n"
       "                  [--expect-failure-within N]\n");
 }
@@ -42,7 +46,8 @@ bool parse_u64(const char* text, uint64_t& out) {
 }
 
 void report_failure(const tandem::sim::SimOptions& o, const tandem::sim::SimResult& r) {
-  std::printf("FAILED seed %llu: %s\nlast trace events:\n", static_cast<unsigned long long>(o.seed),
+  std::printf("FAILED seed %llu (mode %s): %s\nlast trace events:\n",
+              static_cast<unsigned long long>(o.seed), tandem::sim::mode_name(r.mode),
               r.failure.c_str());
   for (const auto& line : r.last_trace) std::printf("  %s\n", line.c_str());
   std::printf("replay: %s\n", tandem::sim::replay_command(o).c_str());
@@ -92,6 +97,21 @@ int main(int argc, char** argv) {
       expect_failure_within = n;
       count = n;
       ++i;
+    } else if (a == "--mode" && v) {
+      const std::string m = v;
+      if (m == "a") {
+        opt.mode = tandem::sim::Mode::kProtocolA;
+      } else if (m == "b") {
+        opt.mode = tandem::sim::Mode::kProtocolB;
+      } else if (m == "c") {
+        opt.mode = tandem::sim::Mode::kProtocolC;
+      } else if (m == "dual") {
+        opt.mode = tandem::sim::Mode::kDualPrimary;
+      } else if (m != "any") {
+        std::fprintf(stderr, "tandem-sim: --mode takes a, b, c, dual or any (got '%s')\n", v);
+        return 2;
+      }
+      ++i;
     } else if (a == "--trace") {
       opt.print_trace = true;
     } else if (a == "--break-ack") {
@@ -104,6 +124,8 @@ int main(int argc, char** argv) {
       opt.demote_busy_primary = true;
     } else if (a == "--attach-on-primary") {
       opt.attach_on_primary = true;
+    } else if (a == "--strict-protocol-b") {
+      opt.strict_b = true;
     } else if (a == "--keep-going") {
       keep_going = true;
     } else if (a == "--check-determinism") {
@@ -117,6 +139,7 @@ int main(int argc, char** argv) {
 
   const auto start = std::chrono::steady_clock::now();
   uint64_t runs = 0, events = 0, sim_us = 0, acked = 0, crashes = 0;
+  uint64_t per_mode[5] = {};
   for (uint64_t seed = first;; ++seed) {
     if (duration_s > 0) {
       const auto elapsed = std::chrono::steady_clock::now() - start;
@@ -131,6 +154,7 @@ int main(int argc, char** argv) {
     sim_us += r.sim_time_us;
     acked += r.acknowledged_writes;
     crashes += r.crashes;
+    ++per_mode[static_cast<int>(r.mode)];
     if (determinism) {
       const bool print = opt.print_trace;
       opt.print_trace = false;
@@ -164,6 +188,10 @@ int main(int argc, char** argv) {
       static_cast<double>(sim_us) / 1e6, wall > 0 ? static_cast<double>(sim_us) / 1e6 / wall : 0.0,
       static_cast<unsigned long long>(acked), static_cast<unsigned long long>(crashes),
       determinism ? ", every seed run twice with identical traces" : "");
+  std::printf(
+      "modes: protocol A %llu, B %llu, C %llu, dual-primary %llu\n",
+      static_cast<unsigned long long>(per_mode[1]), static_cast<unsigned long long>(per_mode[2]),
+      static_cast<unsigned long long>(per_mode[3]), static_cast<unsigned long long>(per_mode[4]));
   if (failures > 0) {
     std::printf("%llu of %llu runs FAILED (see the replay lines above)\n",
                 static_cast<unsigned long long>(failures), static_cast<unsigned long long>(runs));

@@ -1,5 +1,6 @@
 #include "sim_oracle.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace tandem::sim {
@@ -14,6 +15,8 @@ void WriteOracle::end_write(uint64_t id, int error, uint64_t now) {
   w.completed = now;
   if (error != 0) return;
   ++acknowledged_;
+  w.acked = true;
+  w.ack_serial = acknowledged_;
   for (uint64_t s = w.offset / kSector; s < (w.offset + w.length) / kSector; ++s) {
     if (w.submitted > max_acked_submit_[s]) max_acked_submit_[s] = w.submitted;
   }
@@ -24,8 +27,11 @@ void WriteOracle::stamp(uint64_t id, uint64_t offset, std::span<std::byte> buffe
     const uint64_t sector = (offset + pos) / kSector;
     std::memcpy(buffer.data() + pos, &id, sizeof id);
     std::memcpy(buffer.data() + pos + 8, &sector, sizeof sector);
-    for (size_t i = 16; i < kSector; ++i) {
-      buffer[pos + i] = static_cast<std::byte>((id * 131 + sector * 7 + i) & 0xFF);
+    // The rest of the sector: a pattern of the write and the sector, so that
+    // replicas compared byte for byte differ wherever their writes differ.
+    const uint64_t word = (id * 0x9E3779B97F4A7C15ULL) ^ (sector * 0xC2B2AE3D27D4EB4FULL);
+    for (size_t i = 16; i < kSector; i += sizeof word) {
+      std::memcpy(buffer.data() + pos + i, &word, sizeof word);
     }
   }
 }
@@ -69,12 +75,43 @@ std::vector<uint64_t> WriteOracle::floor_snapshot(uint64_t offset, uint32_t leng
           max_acked_submit_.begin() + static_cast<std::ptrdiff_t>((offset + length) / kSector)};
 }
 
+void WriteOracle::floor_snapshot(uint64_t offset, uint32_t length,
+                                 std::vector<uint64_t>& out) const {
+  out.assign(max_acked_submit_.begin() + static_cast<std::ptrdiff_t>(offset / kSector),
+             max_acked_submit_.begin() + static_cast<std::ptrdiff_t>((offset + length) / kSector));
+}
+
 void WriteOracle::rebase(std::span<const std::byte> disk) {
   // What the chosen disk holds becomes the floor: each sector's write counts
   // as acknowledged at its submission, older ones may no longer reappear.
   for (uint64_t s = 0; s < max_acked_submit_.size(); ++s) {
     const uint64_t id = sector_id(disk, s);
     max_acked_submit_[s] = id < writes_.size() ? writes_[id].submitted : 0;
+  }
+  rebase_floor_ = max_acked_submit_;
+  rebase_serial_ = acknowledged_;
+}
+
+void WriteOracle::forgive(std::span<const uint64_t> ids) {
+  bool any = false;
+  for (uint64_t id : ids) {
+    if (id < writes_.size() && writes_[id].acked) {
+      writes_[id].acked = false;
+      any = true;
+    }
+  }
+  if (!any) return;
+  // Recomputed from the last rebase and the acknowledgements since.
+  if (rebase_floor_.empty()) {
+    std::fill(max_acked_submit_.begin(), max_acked_submit_.end(), 0);
+  } else {
+    max_acked_submit_ = rebase_floor_;
+  }
+  for (const WriteRecord& w : writes_) {
+    if (!w.acked || w.ack_serial <= rebase_serial_) continue;
+    for (uint64_t s = w.offset / kSector; s < (w.offset + w.length) / kSector; ++s) {
+      max_acked_submit_[s] = std::max(max_acked_submit_[s], w.submitted);
+    }
   }
 }
 

@@ -36,11 +36,22 @@ class WriteOracle {
   std::string check_range(std::span<const std::byte> data, uint64_t offset,
                           const std::vector<uint64_t>& floor) const;
   std::string check_disk(std::span<const std::byte> disk) const;
+  // One sector of a whole disk image against the current acknowledgements.
+  std::string check_sector(std::span<const std::byte> disk, uint64_t sector) const {
+    return verdict(sector, sector_id(disk, sector), max_acked_submit_[sector]);
+  }
   std::vector<uint64_t> floor_snapshot(uint64_t offset, uint32_t length) const;
+  // The same into `out`, reusing its storage.
+  void floor_snapshot(uint64_t offset, uint32_t length, std::vector<uint64_t>& out) const;
 
   // The administrator declared `disk` the data of record (a stale node was
   // promoted): acknowledgements it lacks are given up on purpose.
   void rebase(std::span<const std::byte> disk);
+  // The application's promise is withdrawn for these acknowledged writes
+  // (protocol A: a primary lost power while they were still on the way to
+  // the peer). They may now be found or not.
+  void forgive(std::span<const uint64_t> ids);
+  bool acknowledged(uint64_t id) const { return id < writes_.size() && writes_[id].acked; }
   uint64_t acknowledged() const { return acknowledged_; }
 
  private:
@@ -49,11 +60,15 @@ class WriteOracle {
     uint32_t length = 0;
     uint64_t submitted = 0;
     uint64_t completed = kNever;
+    bool acked = false;
+    uint64_t ack_serial = 0;  // order of acknowledgement, for forgive()
   };
   std::string verdict(uint64_t sector, uint64_t found, uint64_t floor) const;
 
   std::vector<WriteRecord> writes_{WriteRecord{}};  // id 0: the initial zeroes
   std::vector<uint64_t> max_acked_submit_;          // per sector
+  std::vector<uint64_t> rebase_floor_;              // per sector, set by rebase()
+  uint64_t rebase_serial_ = 0;  // acknowledgements up to this one are in rebase_floor_
   uint64_t acknowledged_ = 0;
 };
 

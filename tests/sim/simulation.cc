@@ -1,13 +1,14 @@
 #include "simulation.h"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <csignal>
+#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <queue>
 #include <random>
@@ -27,30 +28,55 @@ using core::ReplState;
 using core::Role;
 
 constexpr uint64_t kDiskBytes = 64 * 1024;
-constexpr size_t kTraceKeep = 50;
+constexpr uint64_t kSectors = kDiskBytes / kSector;
 constexpr uint64_t kMs = 1000;  // simulated time is in microseconds
 constexpr uint64_t kSettleLimitUs = 120'000 * kMs;
+constexpr size_t kMaxRequests = 6;  // application requests in flight per node
+constexpr uint32_t kMaxWriteBytes = 16 * kSector;
+
+// The last trace lines, kept in fixed storage (formatting a line allocates
+// nothing), printed when a run fails or a core invariant aborts.
+class TraceRing {
+ public:
+  static constexpr size_t kLines = 50;
+  static constexpr size_t kLineBytes = 320;
+  char* next_slot() {
+    char* slot = lines_[next_ % kLines].data();
+    ++next_;
+    return slot;
+  }
+  template <typename F>
+  void for_each(F&& f) const {
+    const size_t n = std::min<size_t>(next_, kLines);
+    for (size_t i = next_ - n; i < next_; ++i) f(lines_[i % kLines].data());
+  }
+
+ private:
+  std::array<std::array<char, kLineBytes>, kLines> lines_{};
+  size_t next_ = 0;
+};
 
 // The simulation that is running, for the abort handler: a core invariant
 // aborts the process, and the run must still say how to replay it.
 const SimOptions* g_options = nullptr;
-const std::deque<std::string>* g_trace = nullptr;
+const TraceRing* g_trace = nullptr;
 
 void on_abort(int) {
   if (g_options != nullptr && g_trace != nullptr) {
     std::fprintf(stderr, "\nSIMULATION ABORTED (core invariant); last trace events:\n");
-    for (const auto& line : *g_trace) std::fprintf(stderr, "  %s\n", line.c_str());
+    g_trace->for_each([](const char* line) { std::fprintf(stderr, "  %s\n", line); });
     std::fprintf(stderr, "replay: %s\n", replay_command(*g_options).c_str());
   }
   std::signal(SIGABRT, SIG_DFL);
   std::abort();
 }
 
-std::string frame_name(net::FrameType t) {
+const char* frame_name(net::FrameType t) {
   static constexpr const char* kNames[] = {
-      "?",          "Hello",       "AuthChallenge", "AuthResponse", "AuthVerdict", "NodeState",
-      "Ping",       "PingAck",     "Write",         "RecvAck",      "WriteAck",    "Barrier",
-      "BarrierAck", "ReadRequest", "ReadReply",     "ResyncData",   "ResyncAck",   "Disconnect"};
+      "?",          "Hello",         "AuthChallenge", "AuthResponse", "AuthVerdict", "NodeState",
+      "Ping",       "PingAck",       "Write",         "RecvAck",      "WriteAck",    "Barrier",
+      "BarrierAck", "ReadRequest",   "ReadReply",     "ResyncData",   "ResyncAck",   "Disconnect",
+      "OutOfSync",  "DigestRequest", "DigestReply",   "ResyncInSync", "VerifyResult"};
   const auto i = static_cast<size_t>(t);
   return i < std::size(kNames) ? kNames[i] : "?";
 }
@@ -61,10 +87,22 @@ const char* io_name(core::LocalIoKind k) {
                                          : "flush";
 }
 
+// The runtime reports a handler's end (RunHandler exists once the core has
+// fencing and split-brain handlers; written generically so that the
+// simulator builds against either state of the core).
+template <typename R, typename A>
+void handler_done(R& core, const A& action, int exit_code) {
+  core.on_handler_done(action.handler_id, exit_code);
+}
+
 struct AppRequest {
-  enum class Kind { kWrite, kRead, kFlush } kind = Kind::kWrite;
+  enum class Kind : uint8_t { kWrite, kRead, kFlush };
+  bool used = false;
+  uint64_t id = 0;
+  Kind kind = Kind::kWrite;
   uint64_t offset = 0;
-  std::vector<std::byte> buffer;
+  uint32_t length = 0;
+  std::vector<std::byte> buffer;  // capacity kept from request to request
   uint64_t write_id = 0;
   std::vector<uint64_t> floor;  // reads: acknowledged-write floor at submission
   bool check_read = false;
@@ -73,30 +111,65 @@ struct AppRequest {
 
 struct Node {
   int index = 0;
-  std::string name;
+  const char* name = "";
   std::unique_ptr<core::Replicator> core;
   uint64_t incarnation = 0;
   bool up = true;
   std::vector<std::byte> image = std::vector<std::byte>(kDiskBytes);    // what reads see
   std::vector<std::byte> durable = std::vector<std::byte>(kDiskBytes);  // what a power cut keeps
+  std::vector<uint32_t> cached;  // volatile cache: sectors written since the last flush
   core::Metadata md_durable;
+  core::Metadata md_durable_pending;                                 // the metadata write in flight
+  std::deque<std::function<void(core::Replicator&)>> handler_calls;  // handlers running
   bool md_blocked = false;  // a metadata write is in flight: the runtime waits for it
   std::deque<Action> queued;
-  std::deque<std::function<void()>> deferred;
-  std::map<uint64_t, core::SubmitIo> ios;
+  std::deque<std::function<void(core::Replicator&)>> deferred;
+  std::vector<core::SubmitIo> ios;  // in flight on the local disk
   uint64_t timer_gen[core::kTimerCount] = {};
-  std::map<uint64_t, AppRequest> requests;
+  std::array<AppRequest, kMaxRequests> requests;
+  size_t active_requests = 0;
   uint64_t next_request = 1;
   bool missed_acked = false;  // an acknowledged write may be missing here
   double eio_rate = 0;
   std::vector<Action> scratch;
+  // Incremental checking: sectors whose data or floor changed since the
+  // last check; a full check when the node becomes checkable.
+  std::vector<uint8_t> dirty_mark = std::vector<uint8_t>(kSectors);
+  std::vector<uint32_t> dirty;
+  bool all_dirty = true;
+  bool was_checked = false;
+};
+
+enum class Ev : uint8_t {
+  kIoDone,     // a: incarnation, b: io id
+  kMdDone,     // a: incarnation
+  kTimer,      // a: incarnation, b: generation, c: timer
+  kDeliver,    // node: sending side, a: link generation
+  kEstablish,  // the connection handshake finished
+  kHeal,       // the partition ends
+  kRestart,    // power is back
+  kWorkload,   // the application issues requests
+  kFault,      // the fault injector and administrator act
+  kSettle,     // the quiet phase's administrator
+  kFirstPromote,
+  kHandlerDone,  // a: incarnation; the oldest running handler ends
 };
 
 struct Event {
   uint64_t at = 0;
   uint64_t seq = 0;
-  std::function<void()> fn;
+  Ev kind = Ev::kWorkload;
+  uint8_t node = 0;
+  uint64_t a = 0, b = 0, c = 0;
   bool operator>(const Event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+};
+
+// One frame on the wire.
+struct WireFrame {
+  uint64_t gen = 0;
+  net::FrameType type = net::FrameType::kPing;
+  uint64_t write_id = 0;  // kWrite: the application write it carries
+  std::vector<std::byte> bytes;
 };
 
 class Simulation {
@@ -108,16 +181,19 @@ class Simulation {
   // ---- plumbing
   uint64_t rand(uint64_t n) { return n == 0 ? 0 : rng_() % n; }
   bool chance(double p) { return static_cast<double>(rng_() % 1'000'000) < p * 1'000'000; }
-  void at(uint64_t delay, std::function<void()> fn) {
-    queue_.push(Event{now_ + delay, next_seq_++, std::move(fn)});
+  void at(uint64_t delay, Ev kind, int node = 0, uint64_t a = 0, uint64_t b = 0, uint64_t c = 0) {
+    queue_.push(Event{now_ + delay, next_seq_++, kind, static_cast<uint8_t>(node), a, b, c});
   }
-  void trace(const std::string& line);
+  void dispatch(const Event& e);
+  void trace(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
   void fail(const std::string& what);
   core::ReplicatorConfig config(int i);
   std::string status_text(const Node& n) const;
+  bool protocol_c() const { return mode_ == Mode::kProtocolC || mode_ == Mode::kDualPrimary; }
 
   // ---- node runtime
-  void call(Node& n, std::function<void(core::Replicator&)> fn);
+  template <typename F>
+  void call(Node& n, F&& fn);
   void execute(Node& n);
   void run_action(Node& n, Action& a);
   void start_node(Node& n, bool first);
@@ -126,32 +202,50 @@ class Simulation {
   void complete_io(Node& n, uint64_t inc, uint64_t io_id);
   void complete_request(Node& n, uint64_t id, int error);
   void acknowledge(Node& n, AppRequest& r, int error);
+  AppRequest* new_request(Node& n);
+  bool overlaps_own_write(const Node& n, uint64_t offset, uint32_t length,
+                          const AppRequest* except) const;
+  void mark_dirty(Node& n, uint64_t offset, uint64_t length);
+  void mark_all_dirty();
 
   // ---- network
-  void send(int from, std::vector<std::byte> bytes);
-  void schedule_delivery(int from, std::vector<std::byte> bytes);
-  void drop_link(const std::string& reason, int notify_mask);
+  void send(int from, const core::SendFrame& f);
+  void schedule_delivery(int from, WireFrame&& w);
+  void deliver(int from, uint64_t gen);
+  void drop_link(const char* reason, int notify_mask, int crashed = -1);
   void maybe_establish();
+  void establish();
+  void heal();
+  size_t frames_in_flight() const { return wire_[0].size() + wire_[1].size(); }
 
   // ---- drivers
   void workload_tick();
   void fault_tick();
   void settle_tick();
   void promote(Node& n, bool force);
+  void demote(Node& n);
+  void admin_role_change(Node& n);
+  void resolve_split_brain();
   void check();
+  void check_node(Node& n);
+  bool drained(const Node& n) const;
   bool settled();
 
   const SimOptions& opt_;
   std::mt19937_64 rng_;
   WriteOracle oracle_;
+  Mode mode_ = Mode::kProtocolC;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> queue_;
   uint64_t now_ = 0;
   uint64_t next_seq_ = 0;
   uint64_t logical_ = 1;  // order of application submissions and completions
   Node nodes_[2];
-  bool quiet_ = false;  // faults stopped
+  bool quiet_ = false;       // faults stopped
+  uint64_t idle_until_ = 0;  // the application pauses (time is skipped)
   SimResult result_;
-  std::deque<std::string> ring_;
+  TraceRing ring_;
+  uint64_t compared_version_ = ~0ULL;  // disk_version_ at the last replica comparison
+  uint64_t disk_version_ = 0;
 
   // The peer connection: one TCP-like stream per direction.
   bool link_up_ = false;
@@ -160,23 +254,31 @@ class Simulation {
   bool partitioned_ = false;
   uint64_t last_delivery_[2] = {};
   uint64_t stall_until_[2] = {};
-  std::deque<std::vector<std::byte>> held_[2];  // sent during a partition
-  size_t in_flight_frames_ = 0;
+  std::deque<WireFrame> wire_[2];  // scheduled for delivery, in order
+  std::deque<WireFrame> held_[2];  // sent during a partition
+  std::vector<std::vector<std::byte>> spare_bytes_;
+  net::FrameDecoder decoder_;
+  std::vector<uint32_t> check_todo_;
+  bool split_brain_seen_ = false;  // a core refused the connection as a split brain
 };
 
-void Simulation::trace(const std::string& line) {
-  std::string full = "t=" + std::to_string(now_) + "us " + line;
-  for (char c : full) {
-    result_.trace_hash = (result_.trace_hash ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+void Simulation::trace(const char* fmt, ...) {
+  char* line = ring_.next_slot();
+  int n = std::snprintf(line, TraceRing::kLineBytes, "t=%lluus ",
+                        static_cast<unsigned long long>(now_));
+  va_list args;
+  va_start(args, fmt);
+  std::vsnprintf(line + n, TraceRing::kLineBytes - static_cast<size_t>(n), fmt, args);
+  va_end(args);
+  for (const char* c = line; *c != '\0'; ++c) {
+    result_.trace_hash = (result_.trace_hash ^ static_cast<unsigned char>(*c)) * 1099511628211ULL;
   }
-  if (opt_.print_trace) std::printf("%s\n", full.c_str());
-  ring_.push_back(std::move(full));
-  if (ring_.size() > kTraceKeep) ring_.pop_front();
+  if (opt_.print_trace) std::printf("%s\n", line);
 }
 
 void Simulation::fail(const std::string& what) {
   if (!result_.ok) return;
-  trace("INVARIANT VIOLATED: " + what);
+  trace("INVARIANT VIOLATED: %s", what.c_str());
   result_.ok = false;
   result_.failure = what;
 }
@@ -187,7 +289,10 @@ core::ReplicatorConfig Simulation::config(int i) {
   c.local_node = i == 0 ? "alpha" : "beta";
   c.local_node_id = static_cast<uint32_t>(i + 1);
   c.peer_node = i == 0 ? "beta" : "alpha";
-  c.protocol = core::WireProtocol::kC;
+  c.protocol = mode_ == Mode::kProtocolA   ? core::WireProtocol::kA
+               : mode_ == Mode::kProtocolB ? core::WireProtocol::kB
+                                           : core::WireProtocol::kC;
+  c.allow_two_primaries = mode_ == Mode::kDualPrimary;
   c.ping_int_ms = 1000;
   c.ping_timeout_ms = 500;
   c.timeout_ms = 600;
@@ -199,24 +304,38 @@ core::ReplicatorConfig Simulation::config(int i) {
 }
 
 std::string Simulation::status_text(const Node& n) const {
-  if (!n.up) return n.name + " down";
+  if (!n.up) return std::string(n.name) + " down";
   const core::Status s = n.core->status();
-  return n.name + " " + std::string(to_string(s.role)) + " " + std::string(to_string(s.disk)) +
-         "/" + std::string(to_string(s.peer_disk)) + " " + std::string(to_string(s.conn)) + " " +
-         std::string(to_string(s.repl)) + (n.missed_acked ? " (may lack acknowledged writes)" : "");
+  return std::string(n.name) + " " + std::string(to_string(s.role)) + " " +
+         std::string(to_string(s.disk)) + "/" + std::string(to_string(s.peer_disk)) + " " +
+         std::string(to_string(s.conn)) + " " + std::string(to_string(s.repl)) +
+         (n.missed_acked ? " (may lack acknowledged writes)" : "");
+}
+
+void Simulation::mark_dirty(Node& n, uint64_t offset, uint64_t length) {
+  ++disk_version_;
+  if (n.all_dirty) return;
+  for (uint64_t s = offset / kSector; s < (offset + length) / kSector; ++s) {
+    if (n.dirty_mark[s] == 0) {
+      n.dirty_mark[s] = 1;
+      n.dirty.push_back(static_cast<uint32_t>(s));
+    }
+  }
+}
+
+void Simulation::mark_all_dirty() {
+  for (auto& n : nodes_) n.all_dirty = true;
 }
 
 // ---------------------------------------------------------------- node runtime
 
-void Simulation::call(Node& n, std::function<void(core::Replicator&)> fn) {
+template <typename F>
+void Simulation::call(Node& n, F&& fn) {
   if (!n.up) return;
   if (n.md_blocked) {
     // The runtime writes metadata synchronously: nothing reaches the core
     // until that write is on the disk.
-    const uint64_t inc = n.incarnation;
-    n.deferred.push_back([this, &n, inc, fn = std::move(fn)]() {
-      if (n.up && n.incarnation == inc) call(n, fn);
-    });
+    n.deferred.emplace_back(std::forward<F>(fn));
     return;
   }
   fn(*n.core);
@@ -224,18 +343,19 @@ void Simulation::call(Node& n, std::function<void(core::Replicator&)> fn) {
 }
 
 void Simulation::execute(Node& n) {
-  n.core->take_actions(n.scratch);
-  for (auto& a : n.scratch) n.queued.push_back(std::move(a));
-  n.scratch.clear();
-  while (!n.queued.empty() && !n.md_blocked && n.up && result_.ok) {
-    Action a = std::move(n.queued.front());
-    n.queued.pop_front();
-    run_action(n, a);
-  }
-  while (!n.md_blocked && !n.deferred.empty() && n.up) {
+  for (;;) {
+    n.core->take_actions(n.scratch);
+    for (auto& a : n.scratch) n.queued.push_back(std::move(a));
+    n.scratch.clear();
+    while (!n.queued.empty() && !n.md_blocked && n.up && result_.ok) {
+      Action a = std::move(n.queued.front());
+      n.queued.pop_front();
+      run_action(n, a);
+    }
+    if (n.md_blocked || !n.up || n.deferred.empty() || !result_.ok) return;
     auto fn = std::move(n.deferred.front());
     n.deferred.pop_front();
-    fn();
+    fn(*n.core);
   }
 }
 
@@ -244,46 +364,46 @@ void Simulation::run_action(Node& n, Action& action) {
       [&](auto& a) {
         using T = std::decay_t<decltype(a)>;
         if constexpr (std::is_same_v<T, core::SendFrame>) {
-          std::vector<std::byte> bytes;
-          const auto* msg = reinterpret_cast<const std::byte*>(a.message.data());
-          auto r = net::encode_frame(a.type, a.flags, {msg, a.message.size()},
-                                     {a.payload, a.payload_length}, bytes);
-          if (!r.ok()) return fail(n.name + ": core emitted an unencodable frame");
-          send(n.index, std::move(bytes));
+          send(n.index, a);
         } else if constexpr (std::is_same_v<T, core::SubmitIo>) {
-          if (a.offset + a.length > kDiskBytes) return fail(n.name + ": I/O beyond the disk");
-          n.ios[a.io_id] = a;
-          const uint64_t inc = n.incarnation;
-          const uint64_t id = a.io_id;
-          at(10 + rand(3000), [this, &n, inc, id] { complete_io(n, inc, id); });
+          if (a.offset + a.length > kDiskBytes)
+            return fail(std::string(n.name) + ": I/O beyond the disk");
+          n.ios.push_back(a);
+          at(10 + rand(3000), Ev::kIoDone, n.index, n.incarnation, a.io_id);
         } else if constexpr (std::is_same_v<T, core::CompleteRequest>) {
           complete_request(n, a.request_id, a.error);
         } else if constexpr (std::is_same_v<T, core::PersistMetadata>) {
           n.md_blocked = true;
-          const uint64_t inc = n.incarnation;
-          core::Metadata md = a.metadata;
-          at(50 + rand(1000), [this, &n, inc, md] {
-            if (!n.up || n.incarnation != inc) return;
-            n.md_durable = md;
-            n.md_blocked = false;
-            execute(n);
-          });
+          n.md_durable_pending = a.metadata;
+          at(50 + rand(1000), Ev::kMdDone, n.index, n.incarnation);
         } else if constexpr (std::is_same_v<T, core::ArmTimer>) {
           const auto t = static_cast<size_t>(a.timer);
-          const uint64_t gen = ++n.timer_gen[t];
-          const uint64_t inc = n.incarnation;
-          const core::TimerId id = a.timer;
-          at(a.after_ms * kMs, [this, &n, inc, gen, t, id] {
-            if (!n.up || n.incarnation != inc || n.timer_gen[t] != gen) return;
-            call(n, [id](core::Replicator& c) { c.on_timer(id); });
-          });
+          at(a.after_ms * kMs, Ev::kTimer, n.index, n.incarnation, ++n.timer_gen[t], t);
         } else if constexpr (std::is_same_v<T, core::CancelTimer>) {
           ++n.timer_gen[static_cast<size_t>(a.timer)];
         } else if constexpr (std::is_same_v<T, core::CloseConnection>) {
-          trace(n.name + " closes the connection: " + a.reason);
+          trace("%s closes the connection: %s", n.name, a.reason.c_str());
+          if (a.reason.find("split brain") != std::string::npos) split_brain_seen_ = true;
           if (link_up_) drop_link("connection reset by peer", 1 << (1 - n.index));
         } else if constexpr (std::is_same_v<T, core::StateChanged>) {
-          trace(n.name + " " + a.what + " [" + status_text(n) + "]");
+          trace("%s %s [%s]", n.name, a.what.c_str(), status_text(n).c_str());
+        } else if constexpr (requires { a.handler_id; }) {
+          // A handler program runs for a while, then it is not configured
+          // or exits with a seeded status.
+          const int code = chance(0.4) ? -1 : static_cast<int>(rand(3));
+          trace("%s runs handler %u (id %llu)", n.name, static_cast<unsigned>(a.handler),
+                static_cast<unsigned long long>(a.handler_id));
+          n.handler_calls.emplace_back([this, &n, a, code](core::Replicator& c) {
+            trace("%s handler id %llu exits %d", n.name,
+                  static_cast<unsigned long long>(a.handler_id), code);
+            handler_done(c, a, code);
+          });
+          at(1 * kMs + rand(200 * kMs), Ev::kHandlerDone, n.index, n.incarnation);
+        } else if constexpr (requires {
+                               a.text;
+                               a.priority;
+                             }) {
+          trace("%s log: %s", n.name, a.text.c_str());
         }
       },
       action);
@@ -291,9 +411,10 @@ void Simulation::run_action(Node& n, Action& action) {
 
 void Simulation::complete_io(Node& n, uint64_t inc, uint64_t io_id) {
   if (!n.up || n.incarnation != inc) return;
-  auto it = n.ios.find(io_id);
+  auto it = std::find_if(n.ios.begin(), n.ios.end(),
+                         [io_id](const core::SubmitIo& io) { return io.io_id == io_id; });
   if (it == n.ios.end()) return;
-  const core::SubmitIo io = it->second;
+  const core::SubmitIo io = *it;
   n.ios.erase(it);
   // A disk error is injected only while the peer holds every acknowledged
   // write and receives the new ones: failing the only copy would be a second
@@ -303,21 +424,33 @@ void Simulation::complete_io(Node& n, uint64_t inc, uint64_t io_id) {
     const core::Status s = m.core->status();
     return s.conn == ConnState::kConnected && s.repl == ReplState::kEstablished;
   };
-  const bool redundant = link_up_ && other.up && !other.missed_acked && established(n) &&
-                         established(other) && other.core->status().disk == DiskState::kUpToDate;
-  const int error = !quiet_ && redundant && n.eio_rate > 0 && chance(n.eio_rate) ? EIO : 0;
-  trace(n.name + " disk " + io_name(io.kind) + " @" + std::to_string(io.offset) + "+" +
-        std::to_string(io.length) + (error == 0 ? " done" : " EIO"));
+  // Protocols A and B acknowledge writes the peer's disk does not hold yet:
+  // while any is on its way, this disk may hold the only copy.
+  const bool peer_caught_up = protocol_c() || (wire_[n.index].empty() && held_[n.index].empty() &&
+                                               other.up && other.core->idle() && other.ios.empty());
+  const int error = !quiet_ && n.eio_rate > 0 && link_up_ && other.up && !other.missed_acked &&
+                            peer_caught_up && established(n) && established(other) &&
+                            other.core->status().disk == DiskState::kUpToDate && chance(n.eio_rate)
+                        ? EIO
+                        : 0;
+  trace("%s disk %s @%llu+%u %s", n.name, io_name(io.kind),
+        static_cast<unsigned long long>(io.offset), io.length, error == 0 ? "done" : "EIO");
   if (error == 0) {
     if (io.kind == core::LocalIoKind::kWrite) {
       std::memcpy(n.image.data() + io.offset, io.data, io.length);
+      mark_dirty(n, io.offset, io.length);
       if (!opt_.volatile_cache || io.fua) {
         std::memcpy(n.durable.data() + io.offset, io.data, io.length);
+      } else {
+        for (uint64_t s = io.offset / kSector; s < (io.offset + io.length) / kSector; ++s) {
+          n.cached.push_back(static_cast<uint32_t>(s));
+        }
       }
       if (opt_.break_ack) {
         // Negative control: tell the application its write is done now.
-        for (auto& [rid, r] : n.requests) {
-          if (r.kind == AppRequest::Kind::kWrite && r.buffer.data() == io.data && !r.acked_early) {
+        for (auto& r : n.requests) {
+          if (r.used && r.kind == AppRequest::Kind::kWrite && r.buffer.data() == io.data &&
+              !r.acked_early) {
             r.acked_early = true;
             acknowledge(n, r, 0);
           }
@@ -326,7 +459,11 @@ void Simulation::complete_io(Node& n, uint64_t inc, uint64_t io_id) {
     } else if (io.kind == core::LocalIoKind::kRead) {
       std::memcpy(io.data, n.image.data() + io.offset, io.length);
     } else {
-      n.durable = n.image;
+      for (uint32_t s : n.cached) {
+        std::memcpy(n.durable.data() + uint64_t{s} * kSector,
+                    n.image.data() + uint64_t{s} * kSector, kSector);
+      }
+      n.cached.clear();
     }
   }
   call(n, [io_id, error](core::Replicator& c) { c.on_io_complete(io_id, error); });
@@ -334,8 +471,9 @@ void Simulation::complete_io(Node& n, uint64_t inc, uint64_t io_id) {
 
 void Simulation::acknowledge(Node& n, AppRequest& r, int error) {
   oracle_.end_write(r.write_id, error, logical_++);
-  trace(n.name + " app write #" + std::to_string(r.write_id) + " done: " + std::to_string(error));
+  trace("%s app write #%llu done: %d", n.name, static_cast<unsigned long long>(r.write_id), error);
   if (error != 0) return;
+  for (auto& m : nodes_) mark_dirty(m, r.offset, r.length);
   Node& other = nodes_[1 - n.index];
   // Judged on both sides' state after the whole event, which already shows
   // a connection loss that completed this write on the local result alone.
@@ -349,28 +487,54 @@ void Simulation::acknowledge(Node& n, AppRequest& r, int error) {
     other.missed_acked = true;
     // This disk now holds the only copy: a disk error here would be a second
     // fault, which no replication can survive. Faults stay single.
-    if (n.eio_rate > 0) trace(n.name + " disk error injection off (only copy)");
+    if (n.eio_rate > 0) trace("%s disk error injection off (only copy)", n.name);
     n.eio_rate = 0;
   }
 }
 
+bool Simulation::overlaps_own_write(const Node& n, uint64_t offset, uint32_t length,
+                                    const AppRequest* except) const {
+  for (const auto& w : n.requests) {
+    if (&w != except && w.used && w.kind == AppRequest::Kind::kWrite &&
+        w.offset < offset + length && offset < w.offset + w.length) {
+      return true;
+    }
+  }
+  return false;
+}
+
+AppRequest* Simulation::new_request(Node& n) {
+  for (auto& r : n.requests) {
+    if (r.used) continue;
+    r.used = true;
+    r.id = n.next_request++;
+    r.acked_early = false;
+    r.check_read = false;
+    ++n.active_requests;
+    return &r;
+  }
+  return nullptr;
+}
+
 void Simulation::complete_request(Node& n, uint64_t id, int error) {
-  auto it = n.requests.find(id);
-  if (it == n.requests.end()) return fail(n.name + ": completion of unknown request");
-  AppRequest& r = it->second;
+  auto it = std::find_if(n.requests.begin(), n.requests.end(),
+                         [id](const AppRequest& r) { return r.used && r.id == id; });
+  if (it == n.requests.end()) return fail(std::string(n.name) + ": completion of unknown request");
+  AppRequest& r = *it;
   if (r.kind == AppRequest::Kind::kWrite) {
     if (!r.acked_early) acknowledge(n, r, error);
   } else if (r.kind == AppRequest::Kind::kRead) {
-    trace(n.name + " app read @" + std::to_string(r.offset) + "+" +
-          std::to_string(r.buffer.size()) + " done: " + std::to_string(error));
+    trace("%s app read @%llu+%u done: %d", n.name, static_cast<unsigned long long>(r.offset),
+          r.length, error);
     if (error == 0 && r.check_read) {
       std::string v = oracle_.check_range(r.buffer, r.offset, r.floor);
-      if (!v.empty()) fail(n.name + " served stale data to a read: " + v);
+      if (!v.empty()) fail(std::string(n.name) + " served stale data to a read: " + v);
     }
   } else {
-    trace(n.name + " app flush done: " + std::to_string(error));
+    trace("%s app flush done: %d", n.name, error);
   }
-  n.requests.erase(it);
+  r.used = false;
+  --n.active_requests;
 }
 
 void Simulation::start_node(Node& n, bool first) {
@@ -380,13 +544,17 @@ void Simulation::start_node(Node& n, bool first) {
   n.md_blocked = false;
   n.queued.clear();
   n.deferred.clear();
+  n.handler_calls.clear();
   n.ios.clear();
+  n.all_dirty = true;
   const core::Metadata md = n.md_durable;
-  trace(n.name + (first ? " starts" : " restarts") + " with metadata current=" +
-        std::to_string(md.current_uuid) + (md.up_to_date ? " up-to-date" : ""));
+  trace("%s %s with metadata current=%llu%s", n.name, first ? "starts" : "restarts",
+        static_cast<unsigned long long>(md.current_uuid), md.up_to_date ? " up-to-date" : "");
   call(n, [md](core::Replicator& c) {
-    auto r = c.attach(core::DiskInfo{kDiskBytes, md});
-    (void)r;
+    core::DiskInfo disk;
+    disk.size_bytes = kDiskBytes;
+    disk.metadata = md;
+    (void)c.attach(disk);
     (void)c.connect();
   });
 }
@@ -394,14 +562,19 @@ void Simulation::start_node(Node& n, bool first) {
 void Simulation::attach(Node& n) {
   // The metadata is read when the attach runs, which may be after a
   // metadata write in flight has finished (the call may be deferred).
-  call(n, [&n](core::Replicator& c) { (void)c.attach(core::DiskInfo{kDiskBytes, n.md_durable}); });
+  call(n, [&n](core::Replicator& c) {
+    core::DiskInfo disk;
+    disk.size_bytes = kDiskBytes;
+    disk.metadata = n.md_durable;
+    (void)c.attach(disk);
+  });
 }
 
 void Simulation::crash(Node& n) {
   ++result_.crashes;
-  trace(n.name + " POWER CUT (" + std::to_string(n.ios.size()) + " I/Os in flight" +
-        (n.md_blocked ? ", metadata write lost" : "") + ")");
-  for (auto& [id, io] : n.ios) {
+  trace("%s POWER CUT (%zu I/Os in flight%s)", n.name, n.ios.size(),
+        n.md_blocked ? ", metadata write lost" : "");
+  for (auto& io : n.ios) {
     if (io.kind != core::LocalIoKind::kWrite) continue;
     // A write in flight is torn at sector granularity.
     for (uint64_t s = 0; s < io.length / kSector; ++s) {
@@ -411,56 +584,128 @@ void Simulation::crash(Node& n) {
     }
   }
   n.image = n.durable;
+  n.cached.clear();
   n.ios.clear();
   n.queued.clear();
   n.deferred.clear();
-  n.requests.clear();  // the application died with the node
+  n.handler_calls.clear();
+  for (auto& r : n.requests) r.used = false;  // the application died with the node
+  n.active_requests = 0;
   n.up = false;
   ++n.incarnation;
   n.core.reset();
-  if (link_up_) drop_link("peer " + n.name + " lost power", 1 << (1 - n.index));
+  n.all_dirty = true;
+  ++disk_version_;
+  if (link_up_) drop_link("peer lost power", 1 << (1 - n.index), n.index);
   establish_pending_ = false;
-  at(50 * kMs + rand(1000 * kMs), [this, &n] { start_node(n, false); });
+  // Writes the power cut took from this disk (a volatile cache, or data a
+  // secondary had received under protocol A/B but not yet written) exempt
+  // the node until it has resynchronized; from then on it must hold them.
+  if (!n.missed_acked && !oracle_.check_disk(n.image).empty()) {
+    n.missed_acked = true;
+    trace("model: the power cut took acknowledged writes from %s's disk", n.name);
+  }
+  at(50 * kMs + rand(1000 * kMs), Ev::kRestart, n.index);
 }
 
 // ---------------------------------------------------------------- network
 
-void Simulation::send(int from, std::vector<std::byte> bytes) {
+void Simulation::send(int from, const core::SendFrame& f) {
   if (!link_up_) return;  // no connection: the bytes go nowhere
+  WireFrame w;
+  if (!spare_bytes_.empty()) {
+    w.bytes = std::move(spare_bytes_.back());
+    spare_bytes_.pop_back();
+    w.bytes.clear();
+  }
+  const auto* msg = reinterpret_cast<const std::byte*>(f.message.data());
+  auto r = net::encode_frame(f.type, f.flags, {msg, f.message.size()},
+                             {f.payload, f.payload_length}, w.bytes);
+  if (!r.ok()) return fail(std::string(nodes_[from].name) + ": core emitted an unencodable frame");
+  w.gen = link_gen_;
+  w.type = f.type;
+  if (f.type == net::FrameType::kWrite && f.payload_length >= kSector) {
+    w.write_id = WriteOracle::sector_id({f.payload, f.payload_length}, 0);
+  }
   if (partitioned_) {
-    held_[from].push_back(std::move(bytes));
+    held_[from].push_back(std::move(w));
     return;
   }
-  schedule_delivery(from, std::move(bytes));
+  schedule_delivery(from, std::move(w));
 }
 
-void Simulation::schedule_delivery(int from, std::vector<std::byte> bytes) {
+void Simulation::schedule_delivery(int from, WireFrame&& w) {
   // In order within the connection, as TCP delivers.
-  uint64_t when = std::max({now_ + 20 + rand(500), last_delivery_[from], stall_until_[from]});
+  const uint64_t when = std::max({now_ + 20 + rand(500), last_delivery_[from], stall_until_[from]});
   last_delivery_[from] = when;
-  const uint64_t gen = link_gen_;
-  ++in_flight_frames_;
-  auto shared = std::make_shared<std::vector<std::byte>>(std::move(bytes));
-  at(when - now_, [this, from, gen, shared] {
-    --in_flight_frames_;
-    if (!link_up_ || link_gen_ != gen) return;
-    net::FrameDecoder dec;
-    dec.feed(*shared);
-    auto r = dec.next();
-    if (!r.ok() || !r->has_value()) return fail("a frame did not decode");
-    auto frame = std::make_shared<net::Frame>(std::move(**r));
-    trace(nodes_[1 - from].name + " <- " + frame_name(frame->header.type) +
-          (frame->payload.empty() ? "" : " +" + std::to_string(frame->payload.size()) + "B"));
-    call(nodes_[1 - from], [frame](core::Replicator& c) { c.on_frame(std::move(*frame)); });
-  });
+  at(when - now_, Ev::kDeliver, from, w.gen);
+  wire_[from].push_back(std::move(w));
 }
 
-void Simulation::drop_link(const std::string& reason, int notify_mask) {
+void Simulation::deliver(int from, uint64_t gen) {
+  auto& q = wire_[from];
+  if (q.empty() || q.front().gen != gen || !link_up_ || link_gen_ != gen) return;
+  WireFrame w = std::move(q.front());
+  q.pop_front();
+  decoder_.feed(w.bytes);
+  spare_bytes_.push_back(std::move(w.bytes));
+  auto r = decoder_.next();
+  if (!r.ok() || !r->has_value()) return fail("a frame did not decode");
+  Node& to = nodes_[1 - from];
+  trace("%s <- %s +%zuB", to.name, frame_name((*r)->header.type), (*r)->payload.size());
+  call(to, [frame = std::move(**r)](core::Replicator& c) mutable { c.on_frame(std::move(frame)); });
+}
+
+void Simulation::drop_link(const char* reason, int notify_mask, int crashed) {
+  // Acknowledged writes still on the way to a node (protocol A acknowledges
+  // once the data is sent) are lost with the connection. When their sender
+  // lost power, protocol A does not promise them at all; otherwise the
+  // sender keeps them and must resynchronize them later.
+  for (int from = 0; from < 2; ++from) {
+    std::vector<uint64_t> lost;
+    for (auto* q : {&wire_[from], &held_[from]}) {
+      for (const auto& w : *q) {
+        if (w.type == net::FrameType::kWrite && oracle_.acknowledged(w.write_id)) {
+          lost.push_back(w.write_id);
+        }
+      }
+    }
+    if (lost.empty()) continue;
+    if (crashed == from) {
+      oracle_.forgive(lost);
+      mark_all_dirty();
+      trace("model: %zu acknowledged writes of %s died with it on the wire (protocol A)",
+            lost.size(), nodes_[from].name);
+    } else {
+      nodes_[1 - from].missed_acked = true;
+      trace("model: %zu acknowledged writes to %s were lost on the wire", lost.size(),
+            nodes_[1 - from].name);
+    }
+  }
+  // Protocols A and B acknowledge before the peer's disk has the data, and
+  // the core drops received writes it has not submitted yet when the
+  // connection breaks (the sender resynchronizes them later). A node that
+  // now lacks acknowledged writes is exempt until it has resynchronized.
+  // --strict-protocol-b holds protocol B to the stronger promise that data
+  // that reached the peer is written there (docs/simulation.md, findings).
+  const bool lossy = mode_ == Mode::kProtocolA || (mode_ == Mode::kProtocolB && !opt_.strict_b);
+  for (auto& m : nodes_) {
+    if (lossy && m.up && m.index != crashed && !m.missed_acked &&
+        !oracle_.check_disk(m.image).empty()) {
+      m.missed_acked = true;
+      trace("model: %s lacks acknowledged writes the broken connection did not deliver", m.name);
+    }
+  }
   link_up_ = false;
   ++link_gen_;
-  held_[0].clear();
-  held_[1].clear();
-  trace("link down: " + reason);
+  for (int d = 0; d < 2; ++d) {
+    for (auto* q : {&wire_[d], &held_[d]}) {
+      for (auto& w : *q) spare_bytes_.push_back(std::move(w.bytes));
+      q->clear();
+    }
+  }
+  decoder_ = net::FrameDecoder();
+  trace("link down: %s", reason);
   for (int i = 0; i < 2; ++i) {
     if ((notify_mask & (1 << i)) == 0) continue;
     call(nodes_[i], [reason](core::Replicator& c) { c.on_connection_lost(reason); });
@@ -473,24 +718,37 @@ void Simulation::maybe_establish() {
     if (!n.up || n.core->status().conn != ConnState::kConnecting) return;
   }
   establish_pending_ = true;
-  at(1 * kMs + rand(5 * kMs), [this] {
-    establish_pending_ = false;
-    if (link_up_ || partitioned_) return;
-    for (auto& n : nodes_) {
-      if (!n.up || n.core->status().conn != ConnState::kConnecting) return;
-    }
-    link_up_ = true;
-    ++link_gen_;
-    last_delivery_[0] = last_delivery_[1] = now_;
-    trace("link up (handshake done)");
-    for (auto& n : nodes_) call(n, [](core::Replicator& c) { c.on_connection_established(1); });
-  });
+  at(1 * kMs + rand(5 * kMs), Ev::kEstablish);
+}
+
+void Simulation::establish() {
+  establish_pending_ = false;
+  if (link_up_ || partitioned_) return;
+  for (auto& n : nodes_) {
+    if (!n.up || n.core->status().conn != ConnState::kConnecting) return;
+  }
+  link_up_ = true;
+  ++link_gen_;
+  last_delivery_[0] = last_delivery_[1] = now_;
+  trace("link up (handshake done)");
+  for (auto& n : nodes_) call(n, [](core::Replicator& c) { c.on_connection_established(1); });
+}
+
+void Simulation::heal() {
+  if (!partitioned_) return;
+  partitioned_ = false;
+  trace("network heals");
+  for (int d = 0; d < 2; ++d) {
+    auto held = std::move(held_[d]);
+    held_[d].clear();
+    for (auto& w : held) schedule_delivery(d, std::move(w));
+  }
 }
 
 // ---------------------------------------------------------------- drivers
 
 void Simulation::promote(Node& n, bool force) {
-  if (!n.up || n.md_blocked) return;  // the lambda below must run now
+  if (!n.up || n.md_blocked) return;  // the call below must run now
   bool ok = false;
   std::string err;
   call(n, [&](core::Replicator& c) {
@@ -498,53 +756,129 @@ void Simulation::promote(Node& n, bool force) {
     ok = r.ok();
     if (!ok) err = r.error().message;
   });
-  trace("admin: " + n.name + " primary" + (force ? " --force" : "") + ": " + (ok ? "ok" : err));
+  trace("admin: %s primary%s: %s", n.name, force ? " --force" : "", ok ? "ok" : err.c_str());
   if (ok && (force || n.missed_acked)) {
     // The administrator chose this node's data: what it lacks is given up.
     oracle_.rebase(n.image);
+    mark_all_dirty();
     n.missed_acked = false;
     nodes_[1 - n.index].missed_acked = true;
-    trace("model: data of record is now " + n.name + "'s disk");
+    trace("model: data of record is now %s's disk", n.name);
   }
 }
 
+void Simulation::demote(Node& n) {
+  // An application with requests in flight holds the device open; DRBD
+  // refuses to demote then. --demote-busy-primary tries anyway.
+  if (!n.up || n.md_blocked || (n.active_requests > 0 && !opt_.demote_busy_primary)) return;
+  bool ok = false;
+  call(n, [&](core::Replicator& c) { ok = c.demote().ok(); });
+  trace("admin: %s secondary: %s", n.name, ok ? "ok" : "refused");
+}
+
+void Simulation::admin_role_change(Node& n) {
+  Node* primaries[2] = {};
+  int count = 0;
+  for (auto& m : nodes_) {
+    if (m.up && m.core->status().role == Role::kPrimary) primaries[count++] = &m;
+  }
+  const bool dual = mode_ == Mode::kDualPrimary;
+  if (count > 0 && (!dual || count == 2 || chance(0.5))) {
+    if (chance(0.3)) demote(*primaries[rand(static_cast<uint64_t>(count))]);
+    return;
+  }
+  if (count == 1) {
+    // Dual primary: the other node joins when it holds every acknowledged
+    // write (a stale node made primary would be a split brain on purpose).
+    Node& s = nodes_[1 - primaries[0]->index];
+    if (s.up && !s.missed_acked) promote(s, false);
+    return;
+  }
+  // Prefer a node that has every acknowledged write; a stale one only when
+  // the other is down, as an administrator would after a crash.
+  Node& other = nodes_[1 - n.index];
+  Node& pick = (n.missed_acked && other.up && !other.missed_acked) ? other : n;
+  const bool peer_down = !nodes_[1 - pick.index].up;
+  promote(pick, false);
+  if (pick.up && pick.core->status().role != Role::kPrimary && peer_down) promote(pick, true);
+}
+
+// Both nodes hold acknowledged writes the other lacks (both were primary
+// while apart). The administrator keeps one side's data and has the other
+// discard its own: the model follows that choice.
+void Simulation::resolve_split_brain() {
+  if (!nodes_[0].up || !nodes_[1].up) return;
+  if (split_brain_seen_ && !nodes_[0].missed_acked && !nodes_[1].missed_acked) {
+    // The core refused a split brain although neither side lacks an
+    // acknowledged write (e.g. one side was promoted but wrote nothing that
+    // was acknowledged): either may be discarded.
+    split_brain_seen_ = false;
+    Node& victim = nodes_[rand(2)];
+    victim.missed_acked = true;
+    trace("model: split brain without acknowledged writes on both sides; %s discards its data",
+          victim.name);
+    return;
+  }
+  split_brain_seen_ = false;
+  if (!nodes_[0].missed_acked || !nodes_[1].missed_acked) return;
+  Node& keep = nodes_[rand(2)];
+  Node& victim = nodes_[1 - keep.index];
+  oracle_.rebase(keep.image);
+  mark_all_dirty();
+  keep.missed_acked = false;
+  trace("model: split brain, the administrator keeps %s's data; %s discards its own", keep.name,
+        victim.name);
+}
+
 void Simulation::workload_tick() {
-  if (!quiet_) at(200 + rand(2 * kMs), [this] { workload_tick(); });
+  if (!quiet_) {
+    if (chance(1.0 / 400)) {
+      // The application pauses: only keepalives and faults happen, so
+      // simulated time moves on quickly.
+      idle_until_ = now_ + 1000 * kMs + rand(20'000 * kMs);
+      trace("application idle until t=%llu", static_cast<unsigned long long>(idle_until_));
+      at(idle_until_ - now_, Ev::kWorkload);
+      return;
+    }
+    at(200 + rand(2 * kMs), Ev::kWorkload);
+  }
   for (auto& n : nodes_) {
     if (!n.up || n.md_blocked || n.core->status().role != Role::kPrimary) continue;
-    if (n.requests.size() >= 6) continue;
-    const uint64_t id = n.next_request++;
-    AppRequest& r = n.requests[id];
+    AppRequest* r = new_request(n);
+    if (r == nullptr) continue;
+    const uint64_t id = r->id;
     const uint64_t pick = rand(10);
-    const uint64_t sectors = kDiskBytes / kSector;
-    r.offset = rand(sectors) * kSector;
-    const uint64_t len = std::min<uint64_t>(1 + rand(16), sectors - r.offset / kSector) * kSector;
+    r->offset = rand(kSectors) * kSector;
+    r->length = static_cast<uint32_t>(
+        std::min<uint64_t>(1 + rand(16), kSectors - r->offset / kSector) * kSector);
+    r->buffer.resize(r->length);
     if (pick < 6) {
-      r.kind = AppRequest::Kind::kWrite;
-      r.buffer.resize(len);
-      r.write_id = oracle_.begin_write(r.offset, static_cast<uint32_t>(len), logical_++);
-      WriteOracle::stamp(r.write_id, r.offset, r.buffer);
+      r->kind = AppRequest::Kind::kWrite;
+      r->write_id = oracle_.begin_write(r->offset, r->length, logical_++);
+      WriteOracle::stamp(r->write_id, r->offset, r->buffer);
       const bool fua = chance(0.1);
-      trace(n.name + " app write #" + std::to_string(r.write_id) + " @" + std::to_string(r.offset) +
-            "+" + std::to_string(len) + (fua ? " fua" : ""));
-      call(n, [&r, id, fua](core::Replicator& c) {
-        c.submit_write(id, r.offset,
-                       core::ConstBuffer{r.buffer.data(), static_cast<uint32_t>(r.buffer.size())},
-                       fua);
+      trace("%s app write #%llu @%llu+%u%s", n.name, static_cast<unsigned long long>(r->write_id),
+            static_cast<unsigned long long>(r->offset), r->length, fua ? " fua" : "");
+      call(n, [r, id, fua](core::Replicator& c) {
+        c.submit_write(id, r->offset, core::ConstBuffer{r->buffer.data(), r->length}, fua);
       });
     } else if (pick < 9) {
-      r.kind = AppRequest::Kind::kRead;
-      r.buffer.assign(len, std::byte{0xEE});
-      r.check_read = !n.missed_acked;
-      r.floor = oracle_.floor_snapshot(r.offset, static_cast<uint32_t>(len));
-      trace(n.name + " app read @" + std::to_string(r.offset) + "+" + std::to_string(len));
-      call(n, [&r, id](core::Replicator& c) {
-        c.submit_read(id, r.offset,
-                      core::MutableBuffer{r.buffer.data(), static_cast<uint32_t>(r.buffer.size())});
+      r->kind = AppRequest::Kind::kRead;
+      std::fill(r->buffer.begin(), r->buffer.end(), std::byte{0xEE});
+      // Dual primary: a read overlapping this node's own write in flight is
+      // not ordered against it (as on any block device), and the conflict
+      // rule lets that write stand in for the peer's overlapping one, so
+      // the read may see data older than both (docs/simulation.md).
+      r->check_read = !n.missed_acked && !(mode_ == Mode::kDualPrimary &&
+                                           overlaps_own_write(n, r->offset, r->length, r));
+      oracle_.floor_snapshot(r->offset, r->length, r->floor);
+      trace("%s app read @%llu+%u", n.name, static_cast<unsigned long long>(r->offset), r->length);
+      call(n, [r, id](core::Replicator& c) {
+        c.submit_read(id, r->offset, core::MutableBuffer{r->buffer.data(), r->length});
       });
     } else {
-      r.kind = AppRequest::Kind::kFlush;
-      trace(n.name + " app flush");
+      r->kind = AppRequest::Kind::kFlush;
+      trace("%s app flush", n.name);
       call(n, [id](core::Replicator& c) { c.submit_flush(id); });
     }
   }
@@ -552,43 +886,24 @@ void Simulation::workload_tick() {
 
 void Simulation::fault_tick() {
   if (quiet_) return;
-  at(5 * kMs + rand(40 * kMs), [this] { fault_tick(); });
+  // While the application is idle the administrator and the faults slow
+  // down too, so that idle time costs few events.
+  at(now_ < idle_until_ ? 100 * kMs + rand(2000 * kMs) : 5 * kMs + rand(40 * kMs), Ev::kFault);
   Node& n = nodes_[rand(2)];
   const uint64_t pick = rand(100);
   if (pick < 20) {
-    Node* primary = nullptr;
-    for (auto& m : nodes_) {
-      if (m.up && m.core->status().role == Role::kPrimary) primary = &m;
-    }
-    if (primary != nullptr) {
-      // An application with requests in flight holds the device open;
-      // DRBD refuses to demote then. --demote-busy-primary tries anyway.
-      const bool busy = !primary->requests.empty();
-      if (chance(0.3) && !primary->md_blocked && (!busy || opt_.demote_busy_primary)) {
-        bool ok = false;
-        call(*primary, [&](core::Replicator& c) { ok = c.demote().ok(); });
-        trace("admin: " + primary->name + " secondary: " + (ok ? "ok" : "refused"));
-      }
-      return;
-    }
-    // Prefer a node that has every acknowledged write; a stale one only
-    // when the other is down, as an administrator would after a crash.
-    Node& other = nodes_[1 - n.index];
-    Node& pick_node = (n.missed_acked && other.up && !other.missed_acked) ? other : n;
-    const bool peer_down = !nodes_[1 - pick_node.index].up;
-    promote(pick_node, false);
-    if (pick_node.up && pick_node.core->status().role != Role::kPrimary && peer_down) {
-      promote(pick_node, true);
-    }
+    admin_role_change(n);
   } else if (pick < 30) {
     if (!n.up) return;
+    resolve_split_brain();
     if (n.core->status().conn == ConnState::kStandAlone) {
       const bool discard = n.missed_acked && nodes_[1 - n.index].up && chance(0.7);
+      if (discard && n.core->status().role == Role::kPrimary) return demote(n);
       call(n, [discard](core::Replicator& c) { (void)c.connect(discard); });
-      trace("admin: " + n.name + " connect" + (discard ? " --discard-my-data" : ""));
+      trace("admin: %s connect%s", n.name, discard ? " --discard-my-data" : "");
     } else if (chance(0.3)) {
       call(n, [](core::Replicator& c) { (void)c.disconnect(); });
-      trace("admin: " + n.name + " disconnect");
+      trace("admin: %s disconnect", n.name);
     }
   } else if (pick < 42) {
     if (link_up_) drop_link("connection reset (injected)", 3);
@@ -596,60 +911,52 @@ void Simulation::fault_tick() {
     if (!partitioned_) {
       partitioned_ = true;
       trace("network partition");
-      at(100 * kMs + rand(3000 * kMs), [this] {
-        if (!partitioned_) return;
-        partitioned_ = false;
-        trace("network heals");
-        for (int d = 0; d < 2; ++d) {
-          auto held = std::move(held_[d]);
-          held_[d].clear();
-          for (auto& b : held) schedule_delivery(d, std::move(b));
-        }
-      });
+      at(100 * kMs + rand(3000 * kMs), Ev::kHeal);
     }
   } else if (pick < 62) {
     const int dir = static_cast<int>(rand(2));
     stall_until_[dir] = now_ + rand(1500 * kMs);
-    trace("network stall from " + nodes_[dir].name +
-          " until t=" + std::to_string(stall_until_[dir]));
+    trace("network stall from %s until t=%llu", nodes_[dir].name,
+          static_cast<unsigned long long>(stall_until_[dir]));
   } else if (pick < 70) {
     if (!n.up || !nodes_[1 - n.index].up) return;
-    // The core has no crash recovery for a primary's in-flight writes yet
-    // (no activity log): see docs/simulation.md, --crash-busy-primary.
-    const bool busy_primary = n.core->status().role == Role::kPrimary &&
-                              std::any_of(n.requests.begin(), n.requests.end(), [](auto& r) {
-                                return r.second.kind == AppRequest::Kind::kWrite;
-                              });
+    const bool busy_primary =
+        n.core->status().role == Role::kPrimary &&
+        std::any_of(n.requests.begin(), n.requests.end(), [](const AppRequest& r) {
+          return r.used && r.kind == AppRequest::Kind::kWrite;
+        });
     if (!busy_primary || opt_.crash_busy_primary) crash(n);
   } else if (pick < 76) {
     const Node& other = nodes_[1 - n.index];
     n.eio_rate = n.eio_rate > 0 || !other.up || other.missed_acked ? 0 : 0.05;
-    trace(n.name + " disk error injection " + (n.eio_rate > 0 ? "on" : "off"));
+    trace("%s disk error injection %s", n.name, n.eio_rate > 0 ? "on" : "off");
   } else if (pick < 82) {
-    // A primary that re-attaches comes back Inconsistent and keeps taking
-    // writes if the link then breaks (docs/simulation.md); unless
+    // A primary that re-attaches comes back Inconsistent; unless
     // --attach-on-primary, the administrator re-attaches secondaries only.
     if (n.up && n.core->status().disk == DiskState::kDiskless &&
         (n.core->status().role != Role::kPrimary || opt_.attach_on_primary)) {
       attach(n);
-      trace("admin: " + n.name + " attach");
+      trace("admin: %s attach", n.name);
     }
   }
 }
 
 void Simulation::settle_tick() {
-  at(100 * kMs, [this] { settle_tick(); });
+  at(100 * kMs, Ev::kSettle);
+  resolve_split_brain();
   for (auto& n : nodes_) {
     if (!n.up) continue;
     const core::Status s = n.core->status();
     if (s.disk == DiskState::kDiskless && n.ios.empty()) {
       attach(n);
-      trace("settle: " + n.name + " attach");
+      trace("settle: %s attach", n.name);
     }
+    // A primary whose data is to be discarded steps down first.
+    if (n.missed_acked && s.role == Role::kPrimary && nodes_[1 - n.index].up) demote(n);
     if (s.conn == ConnState::kStandAlone) {
       const bool discard = n.missed_acked;
       call(n, [discard](core::Replicator& c) { (void)c.connect(discard); });
-      trace(std::string("settle: ") + n.name + " connect" + (discard ? " --discard-my-data" : ""));
+      trace("settle: %s connect%s", n.name, discard ? " --discard-my-data" : "");
     }
   }
   if (!nodes_[0].up || !nodes_[1].up) return;
@@ -663,9 +970,10 @@ void Simulation::settle_tick() {
 }
 
 bool Simulation::settled() {
-  if (in_flight_frames_ > 0 || !link_up_) return false;
+  if (frames_in_flight() > 0 || !link_up_) return false;
   for (auto& n : nodes_) {
-    if (!n.up || n.md_blocked || !n.ios.empty() || !n.requests.empty() || !n.core->idle()) {
+    if (!n.up || n.md_blocked || !n.ios.empty() || n.active_requests > 0 || !n.core->idle() ||
+        !n.handler_calls.empty()) {
       return false;
     }
     const core::Status s = n.core->status();
@@ -677,6 +985,64 @@ bool Simulation::settled() {
   return true;
 }
 
+// Nothing is on its way to this node's disk: no local I/O, no frame from
+// the peer, no work inside the core.
+bool Simulation::drained(const Node& n) const {
+  const int from = 1 - n.index;
+  return n.ios.empty() && !n.md_blocked && wire_[from].empty() && held_[from].empty() &&
+         n.core->idle();
+}
+
+void Simulation::check_node(Node& n) {
+  const core::Status s = n.core->status();
+  // Protocol C: a write is acknowledged once it is on every connected
+  // UpToDate disk, so such a disk holds every acknowledged write at every
+  // moment. Protocols A and B acknowledge earlier (data sent / received by
+  // the peer), so a peer's disk catches up only once what it was sent has
+  // been written: it is checked whenever nothing is on its way to it.
+  const bool checkable =
+      s.disk == DiskState::kUpToDate && !n.missed_acked && (protocol_c() || drained(n));
+  // Dual primary: where this node's own write is in flight, the peer's
+  // overlapping write may be acknowledged before either lands here (the
+  // conflict rule lets the local write win); the sector is checked again
+  // once the local write is done.
+  const auto own_write_pending = [&n](uint64_t sector) {
+    for (const auto& r : n.requests) {
+      if (r.used && r.kind == AppRequest::Kind::kWrite && sector >= r.offset / kSector &&
+          sector < (r.offset + r.length) / kSector) {
+        return true;
+      }
+    }
+    return false;
+  };
+  const auto check_one = [&](uint64_t sector) {
+    if (mode_ == Mode::kDualPrimary && own_write_pending(sector)) {
+      mark_dirty(n, sector * kSector, kSector);  // again later
+      return true;
+    }
+    std::string v = oracle_.check_sector(n.image, sector);
+    if (v.empty()) return true;
+    fail(std::string(n.name) + " reports UpToDate, yet " + v);
+    return false;
+  };
+  std::vector<uint32_t>& todo = check_todo_;
+  todo.swap(n.dirty);
+  for (uint32_t sector : todo) n.dirty_mark[sector] = 0;
+  const bool full = !n.was_checked || n.all_dirty;
+  n.all_dirty = false;
+  n.was_checked = checkable;
+  if (checkable && full) {
+    for (uint64_t sector = 0; sector < kSectors; ++sector) {
+      if (!check_one(sector)) break;
+    }
+  } else if (checkable) {
+    for (uint32_t sector : todo) {
+      if (!check_one(sector)) break;
+    }
+  }
+  todo.clear();
+}
+
 void Simulation::check() {
   const auto in_sync = [](const Node& m) {
     if (!m.up) return false;
@@ -684,30 +1050,26 @@ void Simulation::check() {
     return s.disk == DiskState::kUpToDate && s.conn == ConnState::kConnected &&
            s.repl == ReplState::kEstablished && s.peer_disk == DiskState::kUpToDate;
   };
+  const bool both_in_sync = link_up_ && in_sync(nodes_[0]) && in_sync(nodes_[1]);
   for (auto& n : nodes_) {
     if (!n.up) continue;
-    const core::Status s = n.core->status();
     // Both sides see each other UpToDate over a live link: this node must
     // hold everything now. (One side alone may not have noticed yet that
     // the link is gone, e.g. while it waits for a metadata write.)
-    if (link_up_ && in_sync(n) && in_sync(nodes_[1 - n.index])) n.missed_acked = false;
-    if (s.disk == DiskState::kUpToDate && !n.missed_acked) {
-      std::string v = oracle_.check_disk(n.image);
-      if (!v.empty()) return fail(n.name + " reports UpToDate, yet " + v);
+    if (both_in_sync && n.missed_acked) {
+      n.missed_acked = false;
+      n.all_dirty = true;
     }
+    check_node(n);
+    if (!result_.ok) return;
   }
   // Never "Connected UpToDate/UpToDate" over different data once nothing
   // is in flight.
-  if (in_flight_frames_ == 0 && nodes_[0].up && nodes_[1].up && nodes_[0].ios.empty() &&
-      nodes_[1].ios.empty() && !nodes_[0].md_blocked && !nodes_[1].md_blocked &&
-      nodes_[0].core->idle() && nodes_[1].core->idle()) {
-    const core::Status a = nodes_[0].core->status();
-    const core::Status b = nodes_[1].core->status();
-    if (a.conn == ConnState::kConnected && b.conn == ConnState::kConnected &&
-        a.repl == ReplState::kEstablished && b.repl == ReplState::kEstablished &&
-        a.disk == DiskState::kUpToDate && b.disk == DiskState::kUpToDate &&
-        nodes_[0].image != nodes_[1].image) {
-      for (uint64_t s = 0; s < kDiskBytes / kSector; ++s) {
+  if (both_in_sync && compared_version_ != disk_version_ && frames_in_flight() == 0 &&
+      drained(nodes_[0]) && drained(nodes_[1])) {
+    compared_version_ = disk_version_;
+    if (nodes_[0].image != nodes_[1].image) {
+      for (uint64_t s = 0; s < kSectors; ++s) {
         if (std::memcmp(nodes_[0].image.data() + s * kSector, nodes_[1].image.data() + s * kSector,
                         kSector) != 0) {
           return fail("Connected UpToDate/UpToDate over different data (first at sector " +
@@ -720,14 +1082,81 @@ void Simulation::check() {
   }
 }
 
+void Simulation::dispatch(const Event& e) {
+  Node& n = nodes_[e.node];
+  switch (e.kind) {
+    case Ev::kIoDone:
+      complete_io(n, e.a, e.b);
+      break;
+    case Ev::kMdDone:
+      if (!n.up || n.incarnation != e.a) break;
+      n.md_durable = n.md_durable_pending;
+      n.md_blocked = false;
+      execute(n);
+      break;
+    case Ev::kTimer: {
+      if (!n.up || n.incarnation != e.a || n.timer_gen[e.c] != e.b) break;
+      const auto id = static_cast<core::TimerId>(e.c);
+      call(n, [id](core::Replicator& c) { c.on_timer(id); });
+      break;
+    }
+    case Ev::kDeliver:
+      deliver(e.node, e.a);
+      break;
+    case Ev::kEstablish:
+      establish();
+      break;
+    case Ev::kHeal:
+      heal();
+      break;
+    case Ev::kRestart:
+      start_node(n, false);
+      break;
+    case Ev::kWorkload:
+      workload_tick();
+      break;
+    case Ev::kFault:
+      fault_tick();
+      break;
+    case Ev::kSettle:
+      settle_tick();
+      break;
+    case Ev::kFirstPromote:
+      promote(nodes_[e.a], e.b != 0);
+      break;
+    case Ev::kHandlerDone:
+      if (!n.up || n.incarnation != e.a || n.handler_calls.empty()) break;
+      {
+        auto fn = std::move(n.handler_calls.front());
+        n.handler_calls.pop_front();
+        call(n, std::move(fn));
+      }
+      break;
+  }
+}
+
 SimResult Simulation::run() {
   g_options = &opt_;
   g_trace = &ring_;
   auto previous = std::signal(SIGABRT, on_abort);
+  mode_ = opt_.mode;
+  if (mode_ == Mode::kAny) {
+    const uint64_t r = rand(20);
+    mode_ = r < 10   ? Mode::kProtocolC
+            : r < 13 ? Mode::kProtocolB
+            : r < 16 ? Mode::kProtocolA
+                     : Mode::kDualPrimary;
+  }
+  result_.mode = mode_;
   for (int i = 0; i < 2; ++i) {
     nodes_[i].index = i;
     nodes_[i].name = i == 0 ? "alpha" : "beta";
+    for (auto& r : nodes_[i].requests) {
+      r.buffer.reserve(kMaxWriteBytes);
+      r.floor.reserve(kMaxWriteBytes / kSector);
+    }
   }
+  trace("mode %s", mode_name(mode_));
   // Half of the runs start from two identical disks of record, the other
   // half from never-synced disks that need an initial full sync.
   const bool synced_start = chance(0.5);
@@ -738,16 +1167,16 @@ SimResult Simulation::run() {
     nodes_[0].md_durable = nodes_[1].md_durable = md;
   }
   for (auto& n : nodes_) start_node(n, true);
-  at(10 * kMs, [this, synced_start] { promote(nodes_[rand(2)], !synced_start); });
-  at(20 * kMs, [this] { workload_tick(); });
-  at(30 * kMs, [this] { fault_tick(); });
+  at(10 * kMs, Ev::kFirstPromote, 0, rand(2), synced_start ? 0 : 1);
+  at(20 * kMs, Ev::kWorkload);
+  at(30 * kMs, Ev::kFault);
 
   uint64_t settle_start = 0;
   while (!queue_.empty() && result_.ok) {
-    Event e = queue_.top();
+    const Event e = queue_.top();
     queue_.pop();
     now_ = e.at;
-    e.fn();
+    dispatch(e);
     ++result_.events;
     if (!result_.ok) break;
     maybe_establish();
@@ -758,21 +1187,14 @@ SimResult Simulation::run() {
       trace("faults stop; waiting for the nodes to settle");
       for (auto& n : nodes_) n.eio_rate = 0;
       stall_until_[0] = stall_until_[1] = 0;
-      if (partitioned_) {
-        partitioned_ = false;
-        for (int d = 0; d < 2; ++d) {
-          auto held = std::move(held_[d]);
-          held_[d].clear();
-          for (auto& b : held) schedule_delivery(d, std::move(b));
-        }
-      }
-      at(100 * kMs, [this] { settle_tick(); });
+      heal();
+      at(100 * kMs, Ev::kSettle);
     }
     if (quiet_ && settled()) break;
     if (quiet_ && now_ - settle_start > kSettleLimitUs) {
       std::string s = status_text(nodes_[0]) + "; " + status_text(nodes_[1]);
       for (auto& n : nodes_) {
-        if (!n.requests.empty()) s += "; " + n.name + " has unanswered application requests";
+        if (n.active_requests > 0) s += "; " + std::string(n.name) + " has unanswered requests";
       }
       fail("no convergence within 120 simulated seconds after faults stopped: " + s);
     }
@@ -783,13 +1205,13 @@ SimResult Simulation::run() {
     }
     for (auto& n : nodes_) {
       std::string v = oracle_.check_disk(n.image);
-      if (!v.empty()) fail(n.name + " at quiescence: " + v);
+      if (!v.empty()) fail(std::string(n.name) + " at quiescence: " + v);
     }
     if (result_.ok) trace("settled: replicas identical, every acknowledged write present");
   }
   result_.sim_time_us = now_;
   result_.acknowledged_writes = oracle_.acknowledged();
-  result_.last_trace.assign(ring_.begin(), ring_.end());
+  ring_.for_each([this](const char* line) { result_.last_trace.emplace_back(line); });
   std::signal(SIGABRT, previous);
   g_options = nullptr;
   g_trace = nullptr;
@@ -798,19 +1220,37 @@ SimResult Simulation::run() {
 
 }  // namespace
 
+const char* mode_name(Mode mode) {
+  switch (mode) {
+    case Mode::kAny:
+      return "any";
+    case Mode::kProtocolA:
+      return "a";
+    case Mode::kProtocolB:
+      return "b";
+    case Mode::kProtocolC:
+      return "c";
+    case Mode::kDualPrimary:
+      return "dual";
+  }
+  return "?";
+}
+
 SimResult run_simulation(const SimOptions& options) {
-  Simulation sim(options);
-  return sim.run();
+  auto sim = std::make_unique<Simulation>(options);
+  return sim->run();
 }
 
 std::string replay_command(const SimOptions& o) {
   std::string cmd = "tandem-sim --seed " + std::to_string(o.seed) + " --steps " +
                     std::to_string(o.steps) + " --nodes " + std::to_string(o.nodes);
+  if (o.mode != Mode::kAny) cmd += std::string(" --mode ") + mode_name(o.mode);
   if (o.break_ack) cmd += " --break-ack";
   if (o.volatile_cache) cmd += " --volatile-cache";
   if (o.crash_busy_primary) cmd += " --crash-busy-primary";
   if (o.demote_busy_primary) cmd += " --demote-busy-primary";
   if (o.attach_on_primary) cmd += " --attach-on-primary";
+  if (o.strict_b) cmd += " --strict-protocol-b";
   return cmd + " --trace";
 }
 

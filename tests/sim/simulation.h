@@ -12,10 +12,15 @@
 
 namespace tandem::sim {
 
+// Which replication mode a run uses. kAny lets the seed choose (the
+// default), the others force one.
+enum class Mode : uint8_t { kAny, kProtocolA, kProtocolB, kProtocolC, kDualPrimary };
+
 struct SimOptions {
   uint64_t seed = 1;
   uint64_t steps = 3000;  // events with faults and workload before the quiet phase
   int nodes = 2;
+  Mode mode = Mode::kAny;
   // Negative control: the simulated runtime acknowledges a protocol-C write
   // to the application as soon as its local disk write completed, without
   // waiting for the core's completion (which needs the peer's WriteAck).
@@ -23,16 +28,16 @@ struct SimOptions {
   // Disks keep completed writes in a volatile cache until a flush or FUA
   // (a power cut loses them). Off by default: see docs/simulation.md.
   bool volatile_cache = false;
-  // Power cuts may hit a primary with application writes in flight. Off by
-  // default: the core has no activity log yet, so such a primary comes back
-  // UpToDate without the writes its peer has (docs/simulation.md).
+  // Power cuts may hit a primary with application writes in flight.
   bool crash_busy_primary = false;
-  // Demote a primary while its application has requests in flight (the
-  // core accepts it today; see docs/simulation.md for what follows).
+  // Demote a primary while its application has requests in flight.
   bool demote_busy_primary = false;
-  // Re-attach a failed disk while the node is still primary (it comes back
-  // Inconsistent; see docs/simulation.md for what follows).
+  // Re-attach a failed disk while the node is still primary.
   bool attach_on_primary = false;
+  // Protocol B: hold the secondary to writing every write that reached it,
+  // even when the connection breaks before it was submitted (the promise
+  // that lets a failover after a primary crash lose nothing).
+  bool strict_b = false;
   bool print_trace = false;  // every trace line to stdout
 };
 
@@ -44,6 +49,7 @@ struct SimResult {
   uint64_t sim_time_us = 0;
   uint64_t acknowledged_writes = 0;
   uint64_t crashes = 0;
+  Mode mode = Mode::kAny;               // the mode the run used
   std::vector<std::string> last_trace;  // the last trace lines, oldest first
 };
 
@@ -51,5 +57,7 @@ SimResult run_simulation(const SimOptions& options);
 
 // The one-line command that replays `options`.
 std::string replay_command(const SimOptions& options);
+
+const char* mode_name(Mode mode);
 
 }  // namespace tandem::sim
