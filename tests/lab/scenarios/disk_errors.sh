@@ -9,8 +9,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 
 MIB=$((1 << 20))
-LAB_DISK_EXTRA="on-io-error detach;"
-LAB_SIZE_MIB=64
+export LAB_DISK_EXTRA="on-io-error detach;"
+export LAB_SIZE_MIB=64
 lab_up_net 2
 lab_use_eio_disk 1 "$EIO_FILE"
 lab_up_nodes

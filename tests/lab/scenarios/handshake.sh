@@ -1,0 +1,77 @@
+#!/bin/bash
+# The sync handshake's outcomes between two real daemons, each asserting
+# the direction and the amount of data copied (resync byte counters of
+# `status --json`) and that both replicas end identical. The split-brain
+# outcomes are in splitbrain.sh, "unrelated data" in refusals.sh.
+#
+#   no-sync        both Secondary, disconnect and reconnect: nothing copied
+#   bitmap-to-n2   n2 away while n1 (primary) writes 2 MiB: n2 gets them
+#   bitmap-to-n1   n1 away while n2 (primary now) writes 2 MiB: n1 gets them
+#   full-sync      `invalidate` on n2: the whole device is copied to it
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+
+MIB=$((1 << 20))
+lab_up 2
+up_pair
+device=$(lab_data_bytes)
+write_pattern 1 0 $((8 * MIB)) 0x11
+lab_adm 1 wait-sync --timeout 30 r0
+
+# counters I: "sent received" of host nI.
+counters() { echo "$(sync_bytes "$1" sent) $(sync_bytes "$1" received)"; }
+received_since() {  # received_since I BEFORE: bytes nI received since
+  local now
+  now=$(sync_bytes "$1" received)
+  [[ "$now" =~ ^[0-9]+$ ]] || lab_fail "status shows no resync byte counters (sync_bytes_received)"
+  echo $((now - $2))
+}
+reconnect_and_sync() {  # the away host $1 connects again; wait for the end of the resync
+  lab_adm "$1" connect r0
+  lab_adm "$1" wait-connect --timeout 30 r0 || lab_fail "n$1 did not reconnect"
+  lab_adm 1 wait-sync --timeout 120 r0 || lab_fail "the resync did not finish"
+  lab_adm 2 wait-sync --timeout 120 r0 || lab_fail "the resync did not finish (n2)"
+  for i in 1 2; do lab_wait 20 "n$i UpToDate" lab_field_is "$i" disk UpToDate; done
+  same_data || lab_fail "the replicas differ"
+}
+
+case "$SCENARIO" in
+  no-sync)
+    lab_adm 1 secondary r0
+    read -r _ before <<< "$(counters 2)"
+    syncs=$(grep -c -- "-> SyncTarget" "$(lab_node_log 2)" || true)
+    lab_adm 2 disconnect r0
+    reconnect_and_sync 2
+    [ "$(grep -c -- "-> SyncTarget" "$(lab_node_log 2)" || true)" = "$syncs" ] || lab_fail "a resync ran although nothing changed"
+    got=$(received_since 2 "${before:-0}")
+    [ "$got" = 0 ] || lab_fail "n2 received $got bytes although nothing changed"
+    ;;
+  bitmap-to-n2 | bitmap-to-n1)
+    if [ "$SCENARIO" = bitmap-to-n2 ]; then src=1 dst=2; else src=2 dst=1; fi
+    if [ "$src" = 2 ]; then
+      lab_adm 1 secondary r0
+      lab_adm 2 primary r0
+    fi
+    read -r _ before <<< "$(counters "$dst")"
+    lab_adm "$dst" disconnect r0
+    write_pattern "$src" $((16 * MIB)) $((2 * MIB)) 0x5$src
+    reconnect_and_sync "$dst"
+    pattern_file_ok "$(lab_node_disk "$dst")" $((16 * MIB)) $((2 * MIB)) "0x5$src" || lab_fail "n$dst lacks the writes"
+    got=$(received_since "$dst" "${before:-0}")
+    echo "n$dst received $got resync bytes for 2 MiB written while it was away"
+    [ "$got" -ge $((2 * MIB)) ] || lab_fail "n$dst received less than was written"
+    [ "$got" -le $((4 * MIB)) ] || lab_fail "n$dst received $got bytes: more than what changed"
+    ;;
+  full-sync)
+    read -r _ before <<< "$(counters 2)"
+    lab_adm 2 invalidate r0 || lab_fail "invalidate refused"
+    lab_wait 20 "n2 to become SyncTarget or finish" bash -c "grep -q -- '-> SyncTarget' '$(lab_node_log 2)'"
+    lab_adm 1 wait-sync --timeout 120 r0 || lab_fail "the full sync did not finish"
+    lab_wait 20 "n2 UpToDate" lab_field_is 2 disk UpToDate
+    same_data || lab_fail "the replicas differ"
+    got=$(received_since 2 "${before:-0}")
+    echo "n2 received $got of $device bytes"
+    [ "$got" -ge "$device" ] || lab_fail "a full sync copied only $got of $device bytes"
+    ;;
+  *) lab_fail "unknown scenario $SCENARIO" ;;
+esac
+pass
