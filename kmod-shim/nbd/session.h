@@ -62,6 +62,12 @@ class NbdSession {
   // closes without sending anything more.
   void shutdown(std::string reason);
 
+  // For a client whose handshake happened elsewhere: the kernel nbd driver
+  // is handed a socket already in the transmission phase. Drops the
+  // greeting and serves exports[index] with simple replies. Only valid
+  // before any input; an index out of range closes the session.
+  void skip_handshake(size_t index);
+
   // Next request to run against the selected export's volume.
   std::optional<BlockRequest> next_request();
   // Result of a request from next_request(): 0 or a positive errno. For a

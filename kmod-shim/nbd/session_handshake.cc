@@ -280,4 +280,14 @@ void NbdSession::enter_transmission(size_t index) {
        static_cast<unsigned long long>(e.size), e.read_only ? "read-only" : "read-write");
 }
 
+void NbdSession::skip_handshake(size_t index) {
+  if (phase_ != Phase::kHandshake || input_ != Input::kClientFlags || buffered() != 0) return;
+  if (index >= exports_.size()) {
+    close("no export " + std::to_string(index) + " to serve without a handshake", false);
+    return;
+  }
+  output_.clear();  // the greeting nobody will read
+  enter_transmission(index);
+}
+
 }  // namespace tandem::nbd

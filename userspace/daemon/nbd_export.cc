@@ -1,6 +1,8 @@
 #include "daemon/nbd_export.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,8 +14,17 @@
 #include "nbd/listen_socket.h"
 
 namespace tandem::daemon {
+
 namespace {
 constexpr size_t kReadChunk = 256 * 1024;
+
+Result<void> make_non_blocking(int fd) {
+  const int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+    return make_error(std::string("cannot make the socket non-blocking: ") + std::strerror(errno));
+  }
+  return {};
+}
 }  // namespace
 
 Result<std::unique_ptr<NbdExport>> NbdExport::start(EventLoop& loop, const std::string& path,
@@ -24,54 +35,101 @@ Result<std::unique_ptr<NbdExport>> NbdExport::start(EventLoop& loop, const std::
     return make_error(who + ": cannot export over NBD at " + path + ": " + fd.error().message);
   }
   // The loop accepts until EAGAIN: the listener must not block.
-  if (const int fl = fcntl(*fd, F_GETFL); fl < 0 || fcntl(*fd, F_SETFL, fl | O_NONBLOCK) != 0) {
-    const int err = errno;
+  if (auto r = make_non_blocking(*fd); !r) {
     close(*fd);
     unlink(path.c_str());
-    return make_error(who + ": cannot make the NBD socket " + path +
-                      " non-blocking: " + std::strerror(err));
+    return make_error(who + ": NBD socket " + path + ": " + r.error().message);
   }
   std::unique_ptr<NbdExport> e(
       new NbdExport(loop, path, std::move(info), std::move(who), std::move(submit)));
-  e->listen_fd_ = *fd;
-  NbdExport* self = e.get();
-  e->listen_watch_ = loop.watch(*fd, POLLIN, [self](uint32_t) { self->on_accept(); });
+  e->add_listener(*fd, "unix:" + path, false);
   TLOG(LOG_INFO, "%s: exported over NBD at %s (%llu bytes)", e->who_.c_str(), path.c_str(),
        static_cast<unsigned long long>(e->info_.size));
   return e;
 }
 
+Result<uint16_t> NbdExport::listen_tcp(const nbd::TcpAddress& address) {
+  const std::string shown =
+      (address.host.empty() ? "*" : address.host) + ":" + std::to_string(address.port);
+  auto fd = nbd::listen_tcp(address);
+  if (!fd) {
+    return make_error(who_ + ": cannot export over NBD on TCP " + shown + ": " +
+                      fd.error().message + " (choose another port in the device line)");
+  }
+  if (auto r = make_non_blocking(*fd); !r) {
+    close(*fd);
+    return make_error(who_ + ": NBD TCP " + shown + ": " + r.error().message);
+  }
+  const uint16_t port = nbd::bound_port(*fd);
+  const std::string host = address.host.find(':') != std::string::npos
+                               ? "[" + address.host + "]"
+                               : (address.host.empty() ? "*" : address.host);
+  tcp_label_ = "tcp:" + host + ":" + std::to_string(port);
+  add_listener(*fd, tcp_label_, true);
+  TLOG(LOG_INFO, "%s: exported over NBD on %s", who_.c_str(), tcp_label_.c_str());
+  return port;
+}
+
+void NbdExport::add_listener(int fd, std::string label, bool tcp) {
+  auto l = std::make_unique<Listener>();
+  l->fd = fd;
+  l->label = std::move(label);
+  l->tcp = tcp;
+  const Listener* raw = l.get();
+  l->watch = loop_.watch(fd, POLLIN, [this, raw](uint32_t) { on_accept(*raw); });
+  listeners_.push_back(std::move(l));
+}
+
 NbdExport::~NbdExport() {
   while (!conns_.empty()) drop(conns_.begin()->first, "");
-  if (listen_watch_ != 0) loop_.unwatch(listen_watch_);
-  if (listen_fd_ >= 0) {
-    close(listen_fd_);
-    unlink(path_.c_str());
+  for (auto& l : listeners_) {
+    loop_.unwatch(l->watch);
+    close(l->fd);
+    if (!l->tcp) unlink(path_.c_str());
   }
 }
 
-void NbdExport::on_accept() {
+void NbdExport::on_accept(const Listener& listener) {
   while (true) {
-    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int fd = accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        TLOG(LOG_WARNING, "%s: NBD accept on %s failed: %s", who_.c_str(), path_.c_str(),
+        TLOG(LOG_WARNING, "%s: NBD accept on %s failed: %s", who_.c_str(), listener.label.c_str(),
              std::strerror(errno));
       }
       return;
     }
-    auto c = std::make_unique<Conn>();
-    c->id = next_id_++;
-    c->fd = fd;
-    c->session = std::make_unique<nbd::NbdSession>(
-        std::vector<nbd::ExportInfo>{info_},
-        who_ + " NBD client " + std::to_string(c->id) + " on " + path_);
-    const uint64_t id = c->id;
-    c->watch = loop_.watch(fd, POLLIN, [this, id](uint32_t ev) { on_event(id, ev); });
-    Conn& ref = *c;
-    conns_.emplace(id, std::move(c));
-    pump(ref);  // the server speaks first (greeting)
+    if (listener.tcp) {
+      // Replies are small and latency-bound: do not wait to coalesce them.
+      const int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    add_connection(fd, listener.label, false);
   }
+}
+
+void NbdExport::serve_connected(int fd, const std::string& label, bool transmission) {
+  if (auto r = make_non_blocking(fd); !r) {
+    TLOG(LOG_ERR, "%s: %s: %s", who_.c_str(), label.c_str(), r.error().message.c_str());
+    close(fd);
+    return;
+  }
+  add_connection(fd, label, transmission);
+}
+
+void NbdExport::add_connection(int fd, const std::string& label, bool transmission) {
+  auto c = std::make_unique<Conn>();
+  c->id = next_id_++;
+  c->fd = fd;
+  c->session = std::make_unique<nbd::NbdSession>(
+      std::vector<nbd::ExportInfo>{info_},
+      who_ + " NBD client " + std::to_string(c->id) + " on " + label);
+  if (transmission) c->session->skip_handshake(0);
+  const uint64_t id = c->id;
+  c->watch = loop_.watch(fd, POLLIN, [this, id](uint32_t ev) { on_event(id, ev); });
+  Conn& ref = *c;
+  conns_.emplace(id, std::move(c));
+  pump(ref);  // the server speaks first (greeting)
 }
 
 void NbdExport::on_event(uint64_t id, uint32_t revents) {

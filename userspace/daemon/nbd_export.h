@@ -1,8 +1,8 @@
-// A resource's NBD export at RUN_DIR/RESOURCE.nbd, driven by the daemon's
-// event loop: one NbdSession (kmod-shim/nbd, sans-I/O) per client
-// connection. Requests go to the owner through `submit`; the owner answers
-// each with complete(), in any order. Sessions of clients that went away
-// simply drop late completions.
+// A resource's NBD export at RUN_DIR/RESOURCE.nbd and optionally on TCP,
+// driven by the daemon's event loop: one NbdSession (kmod-shim/nbd,
+// sans-I/O) per client connection, whichever socket it came in on. Requests go to the owner through
+// `submit`; the owner answers each with complete(), in any order. Sessions of clients that went
+// away simply drop late completions.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +15,7 @@
 
 #include "common/result.h"
 #include "daemon/event_loop.h"
+#include "nbd/listen_socket.h"
 #include "nbd/session.h"
 
 namespace tandem::daemon {
@@ -31,8 +32,17 @@ class NbdExport {
   NbdExport(const NbdExport&) = delete;
   NbdExport& operator=(const NbdExport&) = delete;
 
+  // Also accepts clients on TCP; returns the bound port (useful with 0).
+  Result<uint16_t> listen_tcp(const nbd::TcpAddress& address);
+  // Serves an already connected socket (takes ownership of `fd`). With
+  // `transmission` the session skips the handshake: the kernel nbd driver
+  // speaks only the transmission phase on the socket it is handed.
+  void serve_connected(int fd, const std::string& label, bool transmission);
+
   void complete(uint64_t connection, nbd::BlockRequest&& request, int error);
   const std::string& path() const { return path_; }
+  // "tcp:127.0.0.1:10809", or "" without a TCP listener.
+  const std::string& tcp_label() const { return tcp_label_; }
   size_t connection_count() const { return conns_.size(); }
 
  private:
@@ -52,7 +62,16 @@ class NbdExport {
         info_(std::move(info)),
         who_(std::move(who)),
         submit_(std::move(s)) {}
-  void on_accept();
+  struct Listener {
+    int fd = -1;
+    EventLoop::WatchId watch = 0;
+    std::string label;  // "unix:PATH" or "tcp:HOST:PORT"
+    bool tcp = false;
+  };
+
+  void add_listener(int fd, std::string label, bool tcp);
+  void on_accept(const Listener& listener);
+  void add_connection(int fd, const std::string& label, bool transmission);
   void on_event(uint64_t id, uint32_t revents);
   // Moves requests and output out of the session; false when the
   // connection is finished and was dropped.
@@ -64,8 +83,8 @@ class NbdExport {
   nbd::ExportInfo info_;
   std::string who_;
   Submit submit_;
-  int listen_fd_ = -1;
-  EventLoop::WatchId listen_watch_ = 0;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::string tcp_label_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   std::vector<std::byte> read_buffer_;  // reused for every receive

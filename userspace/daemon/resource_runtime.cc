@@ -225,9 +225,8 @@ Result<void> ResourceRuntime::primary(bool force) {
 
 Result<void> ResourceRuntime::secondary() {
   if (export_ && export_->connection_count() > 0) {
-    return make_error(
-        who() + ": cannot become secondary: " + std::to_string(export_->connection_count()) +
-        " NBD client(s) are connected to " + export_->path() + "; disconnect them first");
+    return make_error(who() + ": cannot become secondary: " + export_->users() +
+                      "; disconnect them first");
   }
   auto r = core_->demote();
   drain();
@@ -522,9 +521,10 @@ void ResourceRuntime::start_export() {
   info.limits.minimum = core::kSectorBytes;
   info.limits.preferred = 4096;
   info.limits.maximum = kMaxRequestBytes;
-  auto e = NbdExport::start(
-      loop_, nbd_socket_path(), std::move(info), who(),
-      [this](uint64_t conn, nbd::BlockRequest&& r) { on_nbd_request(conn, std::move(r)); });
+  auto e = DeviceExport::start(
+      loop_, {run_dir_, config_.name, config_.volumes()[0].device, std::move(info), who()},
+      [this](uint64_t conn, nbd::BlockRequest&& r) { on_nbd_request(conn, std::move(r)); },
+      [this] { return core_->status().role == core::Role::kPrimary; });
   if (!e) {
     TLOG(LOG_ERR, "%s", e.error().message.c_str());
     last_state_error_ = e.error().message;

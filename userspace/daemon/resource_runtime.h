@@ -22,7 +22,7 @@
 #include "core/replicator.h"
 #include "daemon/attached_disk.h"
 #include "daemon/event_loop.h"
-#include "daemon/nbd_export.h"
+#include "daemon/device_export.h"
 #include "net/peer_link.h"
 
 namespace tandem::daemon {
@@ -88,7 +88,7 @@ class ResourceRuntime {
   std::unique_ptr<core::Replicator> core_;
   std::unique_ptr<net::PeerLink> link_;
   std::unique_ptr<AttachedDisk> disk_;
-  std::unique_ptr<NbdExport> export_;
+  std::unique_ptr<DeviceExport> export_;
   // Guards callbacks (I/O completions) that may outlive this object.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
