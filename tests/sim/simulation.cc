@@ -16,8 +16,8 @@
 
 #include "core/replicator.h"
 #include "net/frame.h"
+#include "sim_metadata.h"
 #include "sim_oracle.h"
-
 namespace tandem::sim {
 namespace {
 
@@ -95,6 +95,19 @@ void handler_done(R& core, const A& action, int exit_code) {
   core.on_handler_done(action.handler_id, exit_code);
 }
 
+// DiskInfo::unclean and ::out_of_sync, once the core has them (written
+// generically so that the simulator builds against either state of the core).
+template <typename D>
+void set_recovery(D& disk, const SimMetadata::Loaded& loaded) {
+  if constexpr (requires {
+                  disk.unclean;
+                  disk.out_of_sync;
+                }) {
+    disk.unclean = loaded.unclean;
+    disk.out_of_sync = loaded.out_of_sync;
+  }
+}
+
 struct AppRequest {
   enum class Kind : uint8_t { kWrite, kRead, kFlush };
   bool used = false;
@@ -117,9 +130,11 @@ struct Node {
   bool up = true;
   std::vector<std::byte> image = std::vector<std::byte>(kDiskBytes);    // what reads see
   std::vector<std::byte> durable = std::vector<std::byte>(kDiskBytes);  // what a power cut keeps
-  std::vector<uint32_t> cached;  // volatile cache: sectors written since the last flush
-  core::Metadata md_durable;
-  core::Metadata md_durable_pending;                                 // the metadata write in flight
+  std::vector<uint32_t> cached;        // volatile cache: sectors written since the last flush
+  std::unique_ptr<SimMetadata> meta;   // superblock, bitmap, activity log (real format)
+  core::Metadata md_pending;           // the metadata write in flight
+  std::vector<uint32_t> lost_sectors;  // changed by the last power cut
+  bool clean_detach = false;           // the administrator's detach (down) is under way
   std::deque<std::function<void(core::Replicator&)>> handler_calls;  // handlers running
   bool md_blocked = false;  // a metadata write is in flight: the runtime waits for it
   std::deque<Action> queued;
@@ -366,15 +381,23 @@ void Simulation::run_action(Node& n, Action& action) {
         if constexpr (std::is_same_v<T, core::SendFrame>) {
           send(n.index, a);
         } else if constexpr (std::is_same_v<T, core::SubmitIo>) {
-          if (a.offset + a.length > kDiskBytes)
+          if (a.offset + a.length > kDiskBytes) {
             return fail(std::string(n.name) + ": I/O beyond the disk");
+          }
+          if (a.kind == core::LocalIoKind::kWrite) {
+            // The activity log covers every write before it is submitted:
+            // the application's, the peer's and resync writes.
+            if (auto r = n.meta->begin_write(a.offset, a.length); !r) {
+              return fail(std::string(n.name) + ": activity log: " + r.error().message);
+            }
+          }
           n.ios.push_back(a);
           at(10 + rand(3000), Ev::kIoDone, n.index, n.incarnation, a.io_id);
         } else if constexpr (std::is_same_v<T, core::CompleteRequest>) {
           complete_request(n, a.request_id, a.error);
         } else if constexpr (std::is_same_v<T, core::PersistMetadata>) {
           n.md_blocked = true;
-          n.md_durable_pending = a.metadata;
+          n.md_pending = a.metadata;
           at(50 + rand(1000), Ev::kMdDone, n.index, n.incarnation);
         } else if constexpr (std::is_same_v<T, core::ArmTimer>) {
           const auto t = static_cast<size_t>(a.timer);
@@ -385,8 +408,25 @@ void Simulation::run_action(Node& n, Action& action) {
           trace("%s closes the connection: %s", n.name, a.reason.c_str());
           if (a.reason.find("split brain") != std::string::npos) split_brain_seen_ = true;
           if (link_up_) drop_link("connection reset by peer", 1 << (1 - n.index));
+        } else if constexpr (std::is_same_v<T, core::MarkOutOfSync>) {
+          n.meta->mark_out_of_sync(a.offset, a.length);
+        } else if constexpr (std::is_same_v<T, core::ClearOutOfSync>) {
+          n.meta->mark_in_sync(a.offset, a.length);
         } else if constexpr (std::is_same_v<T, core::StateChanged>) {
           trace("%s %s [%s]", n.name, a.what.c_str(), status_text(n).c_str());
+          if (a.status.disk == DiskState::kDiskless && n.meta->loaded()) {
+            // The core gave the disk up: after an error the activity log
+            // stays as it is (replayed at the next attach); the
+            // administrator's detach empties it.
+            if (n.clean_detach) {
+              if (auto r = n.meta->detach_cleanly(); !r) {
+                return fail(std::string(n.name) + ": clean detach: " + r.error().message);
+              }
+            } else {
+              n.meta->close();
+            }
+            n.clean_detach = false;
+          }
         } else if constexpr (requires { a.handler_id; }) {
           // A handler program runs for a while, then it is not configured
           // or exits with a seeded status.
@@ -435,6 +475,7 @@ void Simulation::complete_io(Node& n, uint64_t inc, uint64_t io_id) {
                         : 0;
   trace("%s disk %s @%llu+%u %s", n.name, io_name(io.kind),
         static_cast<unsigned long long>(io.offset), io.length, error == 0 ? "done" : "EIO");
+  if (io.kind == core::LocalIoKind::kWrite) n.meta->end_write(io.offset, io.length);
   if (error == 0) {
     if (io.kind == core::LocalIoKind::kWrite) {
       std::memcpy(n.image.data() + io.offset, io.data, io.length);
@@ -547,25 +588,46 @@ void Simulation::start_node(Node& n, bool first) {
   n.handler_calls.clear();
   n.ios.clear();
   n.all_dirty = true;
-  const core::Metadata md = n.md_durable;
-  trace("%s %s with metadata current=%llu%s", n.name, first ? "starts" : "restarts",
-        static_cast<unsigned long long>(md.current_uuid), md.up_to_date ? " up-to-date" : "");
-  call(n, [md](core::Replicator& c) {
-    core::DiskInfo disk;
-    disk.size_bytes = kDiskBytes;
-    disk.metadata = md;
-    (void)c.attach(disk);
-    (void)c.connect();
-  });
+  n.clean_detach = false;
+  trace("%s %s", n.name, first ? "starts" : "restarts");
+  attach(n);
+  call(n, [](core::Replicator& c) { (void)c.connect(); });
 }
 
 void Simulation::attach(Node& n) {
   // The metadata is read when the attach runs, which may be after a
   // metadata write in flight has finished (the call may be deferred).
-  call(n, [&n](core::Replicator& c) {
+  call(n, [this, &n](core::Replicator& c) {
+    if (c.status().disk != DiskState::kDiskless) return;
+    auto loaded = n.meta->load();
+    if (!loaded) {
+      return fail(std::string(n.name) + ": metadata unreadable: " + loaded.error().message);
+    }
+    // Metadata after a power cut is consistent with the data: every sector
+    // the power cut changed (a torn write, a lost cache) is out of sync in
+    // the bitmap or in a hot extent of the activity log.
+    for (uint32_t sector : n.lost_sectors) {
+      const uint64_t at = uint64_t{sector} * kSector;
+      const bool covered =
+          std::any_of(loaded->out_of_sync.begin(), loaded->out_of_sync.end(),
+                      [at](const auto& r) { return at >= r.first && at < r.first + r.second; });
+      if (!covered) {
+        return fail(std::string(n.name) + ": after the power cut, sector " +
+                    std::to_string(sector) +
+                    " differs from what was written before, yet neither the bitmap nor the "
+                    "activity log marks it out of sync");
+      }
+    }
+    n.lost_sectors.clear();
+    const core::Metadata& md = loaded->metadata;
+    trace("%s attaches: metadata current=%llx%s%s%s, %zu out-of-sync ranges", n.name,
+          static_cast<unsigned long long>(md.current_uuid), md.up_to_date ? " up-to-date" : "",
+          md.primary ? " primary" : "", loaded->unclean ? " unclean" : "",
+          loaded->out_of_sync.size());
     core::DiskInfo disk;
     disk.size_bytes = kDiskBytes;
-    disk.metadata = n.md_durable;
+    disk.metadata = md;
+    set_recovery(disk, *loaded);
     (void)c.attach(disk);
   });
 }
@@ -573,7 +635,8 @@ void Simulation::attach(Node& n) {
 void Simulation::crash(Node& n) {
   ++result_.crashes;
   trace("%s POWER CUT (%zu I/Os in flight%s)", n.name, n.ios.size(),
-        n.md_blocked ? ", metadata write lost" : "");
+        n.md_blocked ? ", metadata write torn" : "");
+  const std::vector<std::byte> before = n.image;
   for (auto& io : n.ios) {
     if (io.kind != core::LocalIoKind::kWrite) continue;
     // A write in flight is torn at sector granularity.
@@ -584,6 +647,14 @@ void Simulation::crash(Node& n) {
     }
   }
   n.image = n.durable;
+  n.lost_sectors.clear();
+  for (uint64_t s = 0; s < kSectors; ++s) {
+    if (std::memcmp(before.data() + s * kSector, n.image.data() + s * kSector, kSector) != 0) {
+      n.lost_sectors.push_back(static_cast<uint32_t>(s));
+    }
+  }
+  n.meta->power_cut(n.md_blocked ? std::optional<core::Metadata>(n.md_pending) : std::nullopt,
+                    static_cast<uint32_t>(rand(9) * kSector));
   n.cached.clear();
   n.ios.clear();
   n.queued.clear();
@@ -1090,7 +1161,10 @@ void Simulation::dispatch(const Event& e) {
       break;
     case Ev::kMdDone:
       if (!n.up || n.incarnation != e.a) break;
-      n.md_durable = n.md_durable_pending;
+      if (auto r = n.meta->persist(n.md_pending); !r) {
+        fail(std::string(n.name) + ": writing metadata: " + r.error().message);
+        break;
+      }
       n.md_blocked = false;
       execute(n);
       break;
@@ -1160,11 +1234,17 @@ SimResult Simulation::run() {
   // Half of the runs start from two identical disks of record, the other
   // half from never-synced disks that need an initial full sync.
   const bool synced_start = chance(0.5);
+  core::Metadata md;
   if (synced_start) {
-    core::Metadata md;
-    md.current_uuid = 0x5EED0000 + opt_.seed;
+    md.current_uuid = 0x5EED0000 + (opt_.seed << 1);
     md.consistent = md.up_to_date = true;
-    nodes_[0].md_durable = nodes_[1].md_durable = md;
+  }
+  for (auto& n : nodes_) {
+    n.meta = std::make_unique<SimMetadata>(n.name, kDiskBytes);
+    if (auto r = n.meta->create(md); !r) {
+      fail(std::string(n.name) + ": create-md: " + r.error().message);
+      return result_;
+    }
   }
   for (auto& n : nodes_) start_node(n, true);
   at(10 * kMs, Ev::kFirstPromote, 0, rand(2), synced_start ? 0 : 1);
