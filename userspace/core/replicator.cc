@@ -68,6 +68,15 @@ Status Replicator::status() const {
   s.out_of_sync_bytes = out_of_sync_.total_bytes();
   s.sync_paused_user = sync_paused_user_;
   s.sync_paused_dependency = sync_paused_dependency_;
+  s.sync_paused_peer = have_peer_state_ && peer_sync_paused_;
+  s.sync_bytes_sent = sync_bytes_sent_;
+  s.sync_bytes_received = sync_bytes_received_;
+  s.csums_equal_bytes = csums_equal_bytes_;
+  s.csums_differ_bytes = csums_differ_bytes_;
+  s.verify_total_bytes = verify_total_;
+  s.verify_done_bytes = verify_done_;
+  s.verify_mismatch_bytes = verify_mismatch_;
+  s.verify_running = verify_running_;
   s.metadata = md_;
   return s;
 }
@@ -218,6 +227,7 @@ void Replicator::send_node_state(bool overwrite_peer, bool sync_done) {
   ns.set_overwrite_peer(overwrite_peer);
   ns.set_sync_done(sync_done);
   ns.set_crashed_primary(crashed_primary_);
+  ns.set_sync_paused(sync_paused_user_);
   send(net::FrameType::kNodeState, ns);
 }
 
@@ -279,6 +289,7 @@ Result<void> Replicator::attach(const DiskInfo& disk) {
   note_state();
   md_ = disk.metadata;
   crashed_primary_ = md_.primary;  // attach happens as secondary
+  bitmap_complete_ = md_.bitmap_uuid == 0 && md_.consistent;
   size_ = disk.size_bytes;
   if (!md_.consistent) {
     set_disk(DiskState::kInconsistent);
@@ -395,7 +406,7 @@ Result<void> Replicator::promote(bool force, uint64_t uuid) {
     if (connected) {
       const bool overwrite = has_data(peer_disk_);
       send_node_state(overwrite);
-      if (overwrite) start_sync_source();
+      if (overwrite) start_sync_source(true);
     }
     pump();
     note_state();
@@ -435,17 +446,13 @@ Result<void> Replicator::demote() {
   return {};
 }
 
-Result<void> Replicator::start_verify() {
-  begin_event();
-  return make_error("resource " + config_.resource + ": online verify is not implemented yet");
-}
-
 Result<void> Replicator::pause_sync() {
   begin_event();
   if (sync_paused_user_) {
     return make_error("resource " + config_.resource + ": the resync is already paused");
   }
   sync_paused_user_ = true;
+  send_node_state();
   note_state();
   return {};
 }
@@ -456,6 +463,7 @@ Result<void> Replicator::resume_sync() {
     return make_error("resource " + config_.resource + ": the resync is not paused");
   }
   sync_paused_user_ = false;
+  send_node_state();
   pump();
   note_state();
   return {};
@@ -564,7 +572,7 @@ void Replicator::connection_cleanup() {
     }
   }
   std::erase_if(received_order_, [&](uint64_t id) { return received_.find(id) == nullptr; });
-  if (repl_ == ReplState::kSyncSource || repl_ == ReplState::kSyncTarget) abort_sync();
+  resync_connection_lost();
   repl_ = ReplState::kOff;
   if (peer_had_data) rotate_for_divergence();
 }
@@ -654,6 +662,21 @@ void Replicator::on_frame(net::Frame&& frame) {
           case net::FrameType::kResyncAck:
             on_resync_ack(frame);
             break;
+          case net::FrameType::kOutOfSync:
+            on_out_of_sync(frame);
+            break;
+          case net::FrameType::kDigestRequest:
+            on_digest_request(frame);
+            break;
+          case net::FrameType::kDigestReply:
+            on_digest_reply(frame);
+            break;
+          case net::FrameType::kResyncInSync:
+            on_resync_in_sync(frame);
+            break;
+          case net::FrameType::kVerifyResult:
+            on_verify_result(frame);
+            break;
           default:
             protocol_error("unexpected frame type " + std::to_string(static_cast<unsigned>(type)));
             break;
@@ -721,6 +744,7 @@ void Replicator::on_node_state(const net::Frame& frame) {
   peer_size_ = ns.size_bytes();
   peer_node_id_ = ns.node_id();
   peer_allow_two_primaries_ = ns.allow_two_primaries();
+  peer_sync_paused_ = ns.sync_paused();
   peer_view_ = DiskView{
       pdisk,       ns.current_uuid(), ns.bitmap_uuid(), {uuids[0], uuids[1]}, ns.crashed_primary(),
       ns.node_id()};
@@ -737,7 +761,7 @@ void Replicator::on_node_state(const net::Frame& frame) {
              "but this node is primary; demote it and connect again");
       return;
     }
-    if (has_data(disk_) && !detaching_) start_sync_target();
+    if (has_data(disk_) && !detaching_) start_sync_target(true);
     return;
   }
   if (ns.sync_done()) {
@@ -764,7 +788,7 @@ void Replicator::apply_sync_verdict(const SyncDecision& d) {
       refuse(peer_desc() + ": " + d.reason);
       return;
     case SyncVerdict::kSource:
-      start_sync_source();
+      start_sync_source(sync_must_copy_everything());
       return;
     case SyncVerdict::kTarget:
       if (role_ == Role::kPrimary && disk_ != DiskState::kInconsistent) {
@@ -773,7 +797,7 @@ void Replicator::apply_sync_verdict(const SyncDecision& d) {
                "again to resynchronize it");
         return;
       }
-      start_sync_target();
+      start_sync_target(sync_must_copy_everything());
       return;
     case SyncVerdict::kAdoptUpToDate:
       set_disk(DiskState::kUpToDate);
@@ -802,7 +826,7 @@ uint32_t Replicator::outstanding_peer_acks() {
     if (r.via_peer) ++n;
   });
   chunks_.for_each([&](uint64_t, ResyncChunk& c) {
-    if (c.stage == ChunkStage::kAwaitAck) ++n;
+    if (c.stage == ChunkStage::kAwaitAck || c.stage == ChunkStage::kAwaitDigest) ++n;
   });
   return n;
 }
@@ -829,6 +853,7 @@ void Replicator::on_timer(TimerId timer) {
                        true);
       break;
     case TimerId::kResync:
+      on_resync_tick();
       break;
     case TimerId::kAckTimeout:
       if (conn_ != ConnState::kConnected) break;

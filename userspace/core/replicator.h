@@ -23,6 +23,7 @@
 #include "core/range_set.h"
 #include "core/replication_actions.h"
 #include "core/replication_types.h"
+#include "core/resync_controller.h"
 #include "core/slot_pool.h"
 #include "core/sync_decision.h"
 #include "net/frame.h"
@@ -173,8 +174,13 @@ class Replicator {
     std::vector<std::byte> data;
     uint64_t conn_gen = 0;
   };
-  enum class ChunkStage : uint8_t { kBlocked, kReading, kAwaitAck };
+  // kSync: the sync source copies (or, with csums-alg, compares) a block;
+  // kVerify: the verify source compares a block; kServeDigest: this node
+  // reads a block to answer the peer's DigestRequest.
+  enum class ChunkKind : uint8_t { kSync, kVerify, kServeDigest };
+  enum class ChunkStage : uint8_t { kBlocked, kReading, kAwaitDigest, kAwaitAck };
   struct ResyncChunk {
+    ChunkKind kind = ChunkKind::kSync;
     uint64_t offset = 0;
     uint32_t length = 0;
     ChunkStage stage = ChunkStage::kBlocked;
@@ -182,6 +188,15 @@ class Replicator {
     bool redo = false;       // a peer write overlapped it while in flight: send again
     bool abandoned = false;  // the connection went away while its read was in flight
     bool counted = false;    // already counted in sync progress
+    bool digest_requested = false;  // a DigestRequest for it is on its way
+    bool have_peer_digest = false;
+    bool read_done = false;
+    uint32_t peer_error = 0;
+    std::string peer_digest;
+    uint64_t wire_id = 0;  // kServeDigest: the requester's id
+    uint64_t conn_gen = 0;
+    uint8_t purpose = 0;   // kServeDigest: proto::DigestPurpose
+    DigestAlg alg = DigestAlg::kNone;
   };
 
   // ---- helpers: state
@@ -253,8 +268,10 @@ class Replicator {
   void pump_received();
 
   // ---- resync (replicator_resync.cc)
-  void start_sync_source();
-  void start_sync_target();
+  // full: every block is out of sync first; otherwise only what either
+  // node's bitmap holds is copied (both nodes exchange their sets).
+  void start_sync_source(bool full);
+  void start_sync_target(bool full);
   void abort_sync();
   void pump_resync();
   bool chunk_may_start(const ResyncChunk& c);
@@ -262,6 +279,34 @@ class Replicator {
   void on_resync_read_done(uint64_t chunk_id, int error);
   void finish_sync_source_if_done();
   void on_sync_done_from_peer(const proto::NodeState& ns);
+  bool sync_must_copy_everything() const;
+  void send_out_of_sync_set(bool reply_requested);
+  void on_out_of_sync(const net::Frame& frame);
+  void begin_sync_issuing();
+  bool sync_paused() const;
+  bool rate_allows(uint32_t length);
+  void arm_resync_tick();
+  void on_resync_tick();
+  bool next_sync_chunk(ResyncChunk& c);
+  void resync_connection_lost();
+  void erase_chunk(uint64_t id);
+  void start_chunk(uint64_t id, ResyncChunk& c);
+  void chunk_compare(uint64_t id);
+  void complete_sync_chunk(uint64_t id);
+  void on_digest_request(const net::Frame& frame);
+  void on_digest_reply(const net::Frame& frame);
+  void on_resync_in_sync(const net::Frame& frame);
+  void on_resync_data_written(uint64_t offset, uint32_t length);
+  void serve_digest_read_done(uint64_t chunk_id, int error);
+  void drop_chunks(ChunkKind kind);
+  uint64_t live_chunks(ChunkKind kind) const;
+
+  // ---- online verify (replicator_verify.cc)
+  bool next_verify_chunk(ResyncChunk& c);
+  void verify_chunk_compared(uint64_t id, bool in_sync);
+  void on_verify_result(const net::Frame& frame);
+  void stop_verify(bool run_handler, bool notify_peer);
+  void check_verify_conditions();
 
   // ---- keepalive
   uint32_t outstanding_peer_acks();
@@ -311,12 +356,37 @@ class Replicator {
 
   // Resync.
   SlotPool<ResyncChunk> chunks_;
-  uint64_t next_chunk_offset_ = 0;
   std::deque<std::pair<uint64_t, uint32_t>> redo_chunks_;
   uint64_t sync_total_ = 0;
   uint64_t sync_done_ = 0;
   bool sync_paused_user_ = false;
   bool sync_paused_dependency_ = false;
+  bool peer_sync_paused_ = false;
+  // out_of_sync_ holds every block this node knows differs from the peer.
+  // Not so after attaching with a diverged generation or an Inconsistent
+  // disk, as long as the on-disk bitmap is not handed to the core; a full
+  // sync then follows, after which it is complete again.
+  bool bitmap_complete_ = true;
+  RangeSet to_send_;                 // sync source: ranges not yet issued
+  bool sync_issuing_ = false;        // sync source: both sets known, chunks may go
+  bool awaiting_peer_set_ = false;   // sync source: our set is out, the peer's reply pending
+  bool oos_receiving_ = false;       // a multi-frame OutOfSync set is arriving
+  uint64_t oos_cursor_sectors_ = 0;  // end of its previous range
+  ResyncController controller_{config_.rate};
+  int64_t rate_budget_ = 0;       // bytes the rate controller still allows until its next tick
+  uint64_t rate_acked_bytes_ = 0;  // completed since the last tick
+  uint64_t app_io_bytes_ = 0;      // application I/O since the last tick
+  uint64_t sync_bytes_sent_ = 0;
+  uint64_t sync_bytes_received_ = 0;
+  uint64_t csums_equal_bytes_ = 0;
+  uint64_t csums_differ_bytes_ = 0;
+  // Online verify.
+  bool verify_running_ = false;
+  bool verify_source_ = false;  // this node walks the device
+  uint64_t verify_cursor_ = 0;
+  uint64_t verify_total_ = 0;
+  uint64_t verify_done_ = 0;
+  uint64_t verify_mismatch_ = 0;
 
   RangeSet out_of_sync_;
 

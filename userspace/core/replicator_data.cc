@@ -49,6 +49,7 @@ void Replicator::submit_write(uint64_t request_id, uint64_t offset, ConstBuffer 
     note_state();
     return;
   }
+  app_io_bytes_ += data.length;  // the resync controller yields to application I/O
   AppWrite w;
   w.request_id = request_id;
   w.offset = offset;
@@ -198,6 +199,7 @@ void Replicator::submit_read(uint64_t request_id, uint64_t offset, MutableBuffer
     note_state();
     return;
   }
+  app_io_bytes_ += dest.length;
   AppRead r;
   r.request_id = request_id;
   r.offset = offset;

@@ -88,7 +88,7 @@ void Replicator::on_peer_write(net::Frame&& frame) {
   // A resync chunk in flight over this range may carry older data to the
   // peer; send it again after this write is on our disk.
   chunks_.for_each([&](uint64_t, ResyncChunk& c) {
-    if (c.stage != ChunkStage::kBlocked && !c.abandoned &&
+    if (c.kind != ChunkKind::kServeDigest && c.stage != ChunkStage::kBlocked && !c.abandoned &&
         overlaps(c.offset, c.length, item.offset, item.length)) {
       if (!c.redo) ++counters_.resync_redos;
       c.redo = true;
@@ -117,6 +117,7 @@ void Replicator::on_resync_data(net::Frame&& frame) {
                           " does not fit the device of " + std::to_string(device_size()) +
                           " bytes");
   }
+  sync_bytes_received_ += length;
   Received item;
   item.kind = ReceivedKind::kResyncData;
   item.wire_id = m.id();
@@ -208,9 +209,7 @@ void Replicator::finish_received(uint64_t id) {
       break;
     case ReceivedKind::kResyncData:
       if (can_send) {
-        if (error == 0 && repl_ == ReplState::kSyncTarget) {
-          sync_done_ = std::min(sync_total_, sync_done_ + item->length);
-        }
+        if (error == 0) on_resync_data_written(item->offset, item->length);
         proto::ResyncAck a;
         a.set_id(item->wire_id);
         a.set_error(error);
