@@ -17,6 +17,7 @@
 #include "daemon/event_loop.h"
 #include "daemon/fuse_export.h"
 #include "daemon/nbd_export.h"
+#include "daemon/ublk_export.h"
 #include "nbd/session.h"
 
 namespace tandem::daemon {
@@ -48,7 +49,9 @@ class DeviceExport {
   // The NBD unix socket.
   const std::string& path() const { return nbd_->path(); }
   // Users that would lose their device if the resource stopped being
-  // writable: NBD clients, open handles of the FUSE file, a ublk device.
+  // writable: NBD clients and open handles of the FUSE file. The kernel
+  // devices (nbd, ublk) are not counted: whether one is mounted cannot be
+  // asked without I/O this loop would have to serve.
   size_t connection_count() const;
   // Those users in words, for refusals ("2 NBD client(s) on ...").
   std::string users() const;
@@ -57,10 +60,16 @@ class DeviceExport {
 
  private:
   explicit DeviceExport(EventLoop& loop) : loop_(loop) {}
+  Result<void> attach_kernel_nbd(const std::string& device, const nbd::ExportInfo& info);
+  size_t nbd_clients() const;  // without the kernel's connection
 
   EventLoop& loop_;
   std::unique_ptr<NbdExport> nbd_;
   std::unique_ptr<FuseExport> fuse_;
+  std::unique_ptr<UblkExport> ublk_;
+  // /dev/nbdN attached to one of our NBD connections, and that connection.
+  std::string kernel_nbd_device_;
+  uint64_t kernel_nbd_connection_ = 0;
 };
 
 }  // namespace tandem::daemon

@@ -108,16 +108,16 @@ void NbdExport::on_accept(const Listener& listener) {
   }
 }
 
-void NbdExport::serve_connected(int fd, const std::string& label, bool transmission) {
+uint64_t NbdExport::serve_connected(int fd, const std::string& label, bool transmission) {
   if (auto r = make_non_blocking(fd); !r) {
     TLOG(LOG_ERR, "%s: %s: %s", who_.c_str(), label.c_str(), r.error().message.c_str());
     close(fd);
-    return;
+    return 0;
   }
-  add_connection(fd, label, transmission);
+  return add_connection(fd, label, transmission);
 }
 
-void NbdExport::add_connection(int fd, const std::string& label, bool transmission) {
+uint64_t NbdExport::add_connection(int fd, const std::string& label, bool transmission) {
   auto c = std::make_unique<Conn>();
   c->id = next_id_++;
   c->fd = fd;
@@ -130,6 +130,7 @@ void NbdExport::add_connection(int fd, const std::string& label, bool transmissi
   Conn& ref = *c;
   conns_.emplace(id, std::move(c));
   pump(ref);  // the server speaks first (greeting)
+  return id;
 }
 
 void NbdExport::on_event(uint64_t id, uint32_t revents) {

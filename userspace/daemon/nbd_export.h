@@ -37,7 +37,9 @@ class NbdExport {
   // Serves an already connected socket (takes ownership of `fd`). With
   // `transmission` the session skips the handshake: the kernel nbd driver
   // speaks only the transmission phase on the socket it is handed.
-  void serve_connected(int fd, const std::string& label, bool transmission);
+  // Returns the connection id, 0 when the socket could not be used.
+  uint64_t serve_connected(int fd, const std::string& label, bool transmission);
+  bool has_connection(uint64_t id) const { return conns_.count(id) != 0; }
 
   void complete(uint64_t connection, nbd::BlockRequest&& request, int error);
   const std::string& path() const { return path_; }
@@ -71,7 +73,7 @@ class NbdExport {
 
   void add_listener(int fd, std::string label, bool tcp);
   void on_accept(const Listener& listener);
-  void add_connection(int fd, const std::string& label, bool transmission);
+  uint64_t add_connection(int fd, const std::string& label, bool transmission);
   void on_event(uint64_t id, uint32_t revents);
   // Moves requests and output out of the session; false when the
   // connection is finished and was dropped.
