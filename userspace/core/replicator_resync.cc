@@ -112,6 +112,7 @@ void Replicator::abort_sync() {
     drop_chunks(ChunkKind::kSync);
     redo_chunks_.clear();
     to_send_.clear();
+    cancel(TimerId::kResync);
   }
   sync_issuing_ = false;
   awaiting_peer_set_ = false;
@@ -497,6 +498,7 @@ void Replicator::finish_sync_source_if_done() {
   }
   repl_ = ReplState::kEstablished;
   sync_issuing_ = false;
+  cancel(TimerId::kResync);
   bitmap_complete_ = true;
   peer_disk_ = DiskState::kUpToDate;
   peer_view_.disk = DiskState::kUpToDate;

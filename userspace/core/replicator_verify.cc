@@ -123,6 +123,7 @@ void Replicator::stop_verify(bool completed, bool notify_peer) {
   verify_running_ = false;
   verify_source_ = false;
   drop_chunks(ChunkKind::kVerify);
+  if (was_source) cancel(TimerId::kResync);
   if (notify_peer && was_source && handshake_done_) {
     proto::VerifyResult m;
     m.set_finished(true);
