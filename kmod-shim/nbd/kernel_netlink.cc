@@ -98,9 +98,9 @@ void parse_attributes(std::span<const std::byte> attrs, bool ctrl, Reply& r) {
 
 }  // namespace
 
-std::vector<std::byte> get_family_request(uint32_t seq) {
+std::vector<std::byte> get_family_request(uint32_t seq, const std::string& family) {
   Message m(GENL_ID_CTRL, kRequestAck, seq, CTRL_CMD_GETFAMILY, 1);
-  m.text(CTRL_ATTR_FAMILY_NAME, NBD_GENL_FAMILY_NAME);
+  m.text(CTRL_ATTR_FAMILY_NAME, family.substr(0, GENL_NAMSIZ - 1));
   return m.finish();
 }
 

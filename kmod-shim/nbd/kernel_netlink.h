@@ -18,8 +18,8 @@
 
 namespace tandem::nbd::netlink {
 
-// CTRL_CMD_GETFAMILY for "nbd".
-std::vector<std::byte> get_family_request(uint32_t seq);
+// CTRL_CMD_GETFAMILY for `family` ("nbd").
+std::vector<std::byte> get_family_request(uint32_t seq, const std::string& family = "nbd");
 
 struct ConnectRequest {
   uint16_t family = 0;
