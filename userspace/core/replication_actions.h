@@ -92,7 +92,25 @@ struct StateChanged {
   std::string what;  // "disk Inconsistent -> UpToDate", for the log
 };
 
+// Run the administrator's handler program. The runtime reports its end with
+// Replicator::on_handler_done(handler_id, exit_code): the exit status, or
+// one of the constants below.
+struct RunHandler {
+  uint64_t handler_id = 0;
+  Handler handler = Handler::kSplitBrain;
+};
+inline constexpr int kHandlerNotConfigured = -1;  // the resource has no such handler
+inline constexpr int kHandlerFailed = -2;         // could not start, killed or timed out
+
+// A decision worth a log line (syslog priority, LOG_INFO = 6), e.g. the sync
+// handshake's outcome with both nodes' generation identifiers.
+struct LogEvent {
+  int priority = 6;
+  std::string text;
+};
+
 using Action = std::variant<SendFrame, SubmitIo, CompleteRequest, MarkOutOfSync, ClearOutOfSync,
-                            PersistMetadata, ArmTimer, CancelTimer, CloseConnection, StateChanged>;
+                            PersistMetadata, ArmTimer, CancelTimer, CloseConnection, StateChanged,
+                            RunHandler, LogEvent>;
 
 }  // namespace tandem::core

@@ -82,6 +82,114 @@ std::string_view to_string(WireProtocol v) {
   return "?";
 }
 
+std::string_view to_string(AfterSb0Pri v) {
+  switch (v) {
+    case AfterSb0Pri::kDisconnect:
+      return "disconnect";
+    case AfterSb0Pri::kDiscardYoungerPrimary:
+      return "discard-younger-primary";
+    case AfterSb0Pri::kDiscardOlderPrimary:
+      return "discard-older-primary";
+    case AfterSb0Pri::kDiscardZeroChanges:
+      return "discard-zero-changes";
+    case AfterSb0Pri::kDiscardLeastChanges:
+      return "discard-least-changes";
+    case AfterSb0Pri::kDiscardNode:
+      return "discard-node";
+  }
+  return "?";
+}
+
+std::string_view to_string(AfterSb1Pri v) {
+  switch (v) {
+    case AfterSb1Pri::kDisconnect:
+      return "disconnect";
+    case AfterSb1Pri::kConsensus:
+      return "consensus";
+    case AfterSb1Pri::kViolentlyAs0p:
+      return "violently-as0p";
+    case AfterSb1Pri::kDiscardSecondary:
+      return "discard-secondary";
+    case AfterSb1Pri::kCallPriLostAfterSb:
+      return "call-pri-lost-after-sb";
+  }
+  return "?";
+}
+
+std::string_view to_string(AfterSb2Pri v) {
+  switch (v) {
+    case AfterSb2Pri::kDisconnect:
+      return "disconnect";
+    case AfterSb2Pri::kViolentlyAs0p:
+      return "violently-as0p";
+    case AfterSb2Pri::kCallPriLostAfterSb:
+      return "call-pri-lost-after-sb";
+  }
+  return "?";
+}
+
+std::string_view to_string(RrConflict v) {
+  switch (v) {
+    case RrConflict::kDisconnect:
+      return "disconnect";
+    case RrConflict::kRetryConnect:
+      return "retry-connect";
+    case RrConflict::kViolently:
+      return "violently";
+    case RrConflict::kCallPriLost:
+      return "call-pri-lost";
+  }
+  return "?";
+}
+
+std::string_view to_string(FencingPolicy v) {
+  switch (v) {
+    case FencingPolicy::kDontCare:
+      return "dont-care";
+    case FencingPolicy::kResourceOnly:
+      return "resource-only";
+    case FencingPolicy::kResourceAndStonith:
+      return "resource-and-stonith";
+  }
+  return "?";
+}
+
+std::string_view to_string(OnIoError v) {
+  switch (v) {
+    case OnIoError::kPassOn:
+      return "pass_on";
+    case OnIoError::kDetach:
+      return "detach";
+    case OnIoError::kCallLocalIoError:
+      return "call-local-io-error";
+  }
+  return "?";
+}
+
+std::string_view to_string(Handler v) {
+  switch (v) {
+    case Handler::kSplitBrain:
+      return "split-brain";
+    case Handler::kPriLostAfterSb:
+      return "pri-lost-after-sb";
+    case Handler::kPriLost:
+      return "pri-lost";
+    case Handler::kLocalIoError:
+      return "local-io-error";
+    case Handler::kBeforeResyncTarget:
+      return "before-resync-target";
+    case Handler::kAfterResyncTarget:
+      return "after-resync-target";
+    case Handler::kOutOfSync:
+      return "out-of-sync";
+    case Handler::kFencePeer:
+      return "fence-peer";
+    case Handler::kUnfencePeer:
+      return "unfence-peer";
+  }
+  return "?";
+}
+
 std::string_view to_string(DigestAlg v) {
   switch (v) {
     case DigestAlg::kNone:

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace tandem::core {
 
@@ -48,6 +50,51 @@ std::string_view to_string(ReplState v);
 std::string_view to_string(WireProtocol v);
 std::string_view to_string(DigestAlg v);
 
+// Split-brain recovery policies (drbd.conf net section), applied when both
+// nodes wrote while apart; docs/split-brain.md describes every value.
+enum class AfterSb0Pri : uint8_t {
+  kDisconnect,
+  kDiscardYoungerPrimary,
+  kDiscardOlderPrimary,
+  kDiscardZeroChanges,
+  kDiscardLeastChanges,
+  kDiscardNode,  // discard-node-NAME: ReplicatorConfig::discard_node
+};
+enum class AfterSb1Pri : uint8_t {
+  kDisconnect,
+  kConsensus,
+  kViolentlyAs0p,
+  kDiscardSecondary,
+  kCallPriLostAfterSb,
+};
+enum class AfterSb2Pri : uint8_t { kDisconnect, kViolentlyAs0p, kCallPriLostAfterSb };
+enum class RrConflict : uint8_t { kDisconnect, kRetryConnect, kViolently, kCallPriLost };
+enum class FencingPolicy : uint8_t { kDontCare, kResourceOnly, kResourceAndStonith };
+enum class OnIoError : uint8_t { kPassOn, kDetach, kCallLocalIoError };
+
+// Administrator-provided programs the runtime runs on the core's request
+// (RunHandler action).
+enum class Handler : uint8_t {
+  kSplitBrain,
+  kPriLostAfterSb,
+  kPriLost,
+  kLocalIoError,
+  kBeforeResyncTarget,
+  kAfterResyncTarget,
+  kOutOfSync,
+  kFencePeer,
+  kUnfencePeer,
+};
+
+std::string_view to_string(AfterSb0Pri v);
+std::string_view to_string(AfterSb1Pri v);
+std::string_view to_string(AfterSb2Pri v);
+std::string_view to_string(RrConflict v);
+std::string_view to_string(FencingPolicy v);
+std::string_view to_string(OnIoError v);
+// The drbd.conf handler name: "split-brain", "fence-peer", ...
+std::string_view to_string(Handler v);
+
 // The disk holds data the peer can use (possibly needing a resync).
 inline bool has_data(DiskState d) {
   return d == DiskState::kInconsistent || d == DiskState::kOutdated ||
@@ -73,6 +120,13 @@ struct Metadata {
 struct DiskInfo {
   uint64_t size_bytes = 0;  // usable data area (without internal metadata)
   Metadata metadata;
+  // (offset, length) ranges set in the on-disk bitmap at attach, plus, after
+  // an unclean stop, every extent the activity log says was hot. The core
+  // starts with them marked out of sync.
+  std::vector<std::pair<uint64_t, uint64_t>> out_of_sync{};
+  // The node did not detach cleanly (crash or kill -9, as primary or
+  // secondary); its hot activity-log extents are in out_of_sync.
+  bool unclean = false;
 };
 
 // Resync rate control (core/resync_controller.h). With c_plan_ahead 0 the
@@ -108,6 +162,13 @@ struct ReplicatorConfig {
   DigestAlg csums_alg = DigestAlg::kNone;   // checksum-based resync when set
   DigestAlg verify_alg = DigestAlg::kNone;  // start_verify() needs it set
   ResyncRate rate;
+  AfterSb0Pri after_sb_0pri = AfterSb0Pri::kDisconnect;
+  AfterSb1Pri after_sb_1pri = AfterSb1Pri::kDisconnect;
+  AfterSb2Pri after_sb_2pri = AfterSb2Pri::kDisconnect;
+  RrConflict rr_conflict = RrConflict::kDisconnect;
+  std::string discard_node;  // the NAME of after-sb-0pri discard-node-NAME
+  FencingPolicy fencing = FencingPolicy::kDontCare;
+  OnIoError on_io_error = OnIoError::kDetach;  // the config library's default
   // Seed of the generator for new generation UUIDs; the runtime draws it
   // from the OS at start so that the core itself stays deterministic.
   uint64_t uuid_seed = 0;

@@ -446,6 +446,27 @@ Result<void> Replicator::demote() {
   return {};
 }
 
+Result<void> Replicator::invalidate() {
+  begin_event();
+  return make_error("resource " + config_.resource + ": invalidate is not implemented yet");
+}
+
+Result<void> Replicator::invalidate_remote() {
+  begin_event();
+  return make_error("resource " + config_.resource + ": invalidate-remote is not implemented yet");
+}
+
+Result<void> Replicator::resume_io() {
+  begin_event();
+  return {};
+}
+
+void Replicator::on_handler_done(uint64_t handler_id, int exit_code) {
+  begin_event();
+  (void)handler_id;
+  (void)exit_code;
+}
+
 Result<void> Replicator::pause_sync() {
   begin_event();
   if (sync_paused_user_) {

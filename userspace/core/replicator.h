@@ -53,6 +53,16 @@ class Replicator {
   // overwrite the peer with a full sync.
   Result<void> promote(bool force = false, uint64_t new_uuid = 0);
   Result<void> demote();
+  // This node becomes the target of a full sync from the connected peer.
+  Result<void> invalidate();
+  // The connected peer becomes the target of a full sync from this node.
+  Result<void> invalidate_remote();
+  // Unfreezes application I/O frozen by fencing resource-and-stonith.
+  Result<void> resume_io();
+
+  // ---- a handler started by a RunHandler action ended (exit status, or
+  // kHandlerNotConfigured / kHandlerFailed)
+  void on_handler_done(uint64_t handler_id, int exit_code);
 
   // ---- resync and online verify (docs/resync.md)
   // Online verify of the whole device (verify-alg) against the connected
@@ -185,9 +195,9 @@ class Replicator {
     uint32_t length = 0;
     ChunkStage stage = ChunkStage::kBlocked;
     std::vector<std::byte> data;
-    bool redo = false;       // a peer write overlapped it while in flight: send again
-    bool abandoned = false;  // the connection went away while its read was in flight
-    bool counted = false;    // already counted in sync progress
+    bool redo = false;              // a peer write overlapped it while in flight: send again
+    bool abandoned = false;         // the connection went away while its read was in flight
+    bool counted = false;           // already counted in sync progress
     bool digest_requested = false;  // a DigestRequest for it is on its way
     bool have_peer_digest = false;
     bool read_done = false;
@@ -195,7 +205,7 @@ class Replicator {
     std::string peer_digest;
     uint64_t wire_id = 0;  // kServeDigest: the requester's id
     uint64_t conn_gen = 0;
-    uint8_t purpose = 0;   // kServeDigest: proto::DigestPurpose
+    uint8_t purpose = 0;  // kServeDigest: proto::DigestPurpose
     DigestAlg alg = DigestAlg::kNone;
   };
 
@@ -373,7 +383,7 @@ class Replicator {
   bool oos_receiving_ = false;       // a multi-frame OutOfSync set is arriving
   uint64_t oos_cursor_sectors_ = 0;  // end of its previous range
   ResyncController controller_{config_.rate};
-  int64_t rate_budget_ = 0;       // bytes the rate controller still allows until its next tick
+  int64_t rate_budget_ = 0;        // bytes the rate controller still allows until its next tick
   uint64_t rate_acked_bytes_ = 0;  // completed since the last tick
   uint64_t app_io_bytes_ = 0;      // application I/O since the last tick
   uint64_t sync_bytes_sent_ = 0;
