@@ -6,7 +6,8 @@
 #   two_nodes.sh SCENARIO TANDEMD TANDEMADM
 #
 # Scenarios: connect-auth, wrong-secret, mirror, dual-primary, status-sync,
-# degraded, protocol-a, protocol-b.
+# degraded, protocol-a, protocol-b, crash-secondary, crash-primary,
+# handlers, adjust, resync-after.
 set -euo pipefail
 
 scenario=$1
@@ -282,6 +283,64 @@ case "$scenario" in
     for _ in $(seq 50); do cmp -s -n 50331648 "$work/data.bin" "$work/beta.img" && break; sleep 0.1; done
     cmp -n 50331648 "$work/data.bin" "$work/beta.img" || fail "protocol $PROTOCOL: beta lacks the data"
     same_data || fail "protocol $PROTOCOL: backing devices differ"
+    ;;
+
+  crash-secondary | crash-primary)
+    # kill -9 of a node's tandemd while the primary writes: its activity log
+    # on disk still lists the hot extents (al-clean not set), and when it
+    # attaches again they come back as out of sync, then resync.
+    size_mib=200
+    write_config s3cret s3cret
+    start_nodes
+    adm alpha wait-connect --timeout 20 r0
+    adm alpha primary --force r0
+    adm alpha wait-sync --timeout 60 r0
+    victim=beta
+    victim_index=1
+    [ "$scenario" = crash-primary ] && victim=alpha && victim_index=0
+    (
+      for i in $(seq 0 29); do
+        qemu-io -f raw -c "write -P $((i + 1)) $((i * 4))M 4M" "$(uri alpha)" > /dev/null 2>&1 || exit 0
+      done
+    ) &
+    writer=$!
+    sleep 0.5
+    kill -0 "$writer" 2> /dev/null || fail "the writes ended before the kill: the test proves nothing"
+    kill -9 "${pids[$victim_index]}"
+    wait "$writer" || true
+    adm "$victim" dump-md r0 > "$work/dump"
+    grep '^flags' "$work/dump"
+    grep '^hot-extents' "$work/dump"
+    if grep '^flags' "$work/dump" | grep -q al-clean; then fail "al-clean set after kill -9"; fi
+    hot=$(sed -n 's/^hot-extents {\([0-9 ]*\)}.*/\1/p' "$work/dump" | wc -w)
+    [ "$hot" -gt 0 ] || fail "no hot extents in the activity log after writes and kill -9"
+    rm -f "$work/run-$victim/tandemd.sock"
+    "$TANDEMD" -c "$work/$victim.conf" --node "$victim" --run-dir "$work/run-$victim" \
+      --log-file "$work/$victim.log" 2> /dev/null
+    pids[victim_index]=$(cat "$work/run-$victim/tandemd.pid")
+    adm "$victim" attach r0
+    grep -q "resource r0: .* was not detached cleanly (crash or kill -9): $hot activity-log extent" \
+      "$work/$victim.log" || fail "$victim did not report the unclean stop and its $hot hot extents"
+    # What the daemon hands the core at attach (DiskInfo::out_of_sync).
+    att_kib=$(sed -n 's/.*resource r0: attached .*, \([0-9]*\) KiB out of sync.*/\1/p' "$work/$victim.log" | tail -n 1)
+    [ "${att_kib:-0}" -ge $((hot * 4096)) ] || fail "hot extents not out of sync at attach: ${att_kib:-0} KiB < $hot x 4 MiB"
+    adm "$victim" status --json r0 > "$work/st.json"
+    grep -q '"attached_unclean":true' "$work/st.json" || fail "status does not show the unclean attach"
+    oos_kib=$(sed -n 's/.*"out_of_sync_kib":\([0-9]*\).*/\1/p' "$work/st.json")
+    echo "$victim after restart: $hot hot extents, $att_kib KiB out of sync at attach, core status ${oos_kib} KiB"
+    adm "$victim" connect r0
+    adm alpha wait-sync --timeout 90 r0 || fail "no resync after the restart"
+    adm beta wait-sync --timeout 30 r0 || fail "beta: no resync after the restart"
+    same_data || fail "replicas differ after the restart of $victim"
+    for n in alpha beta; do
+      adm "$n" status --json r0 | sed -n 's/.*\("bytes_sent":[0-9]*,"bytes_received":[0-9]*\).*/'"$n"' resync \1/p'
+    done
+    # An orderly stop leaves a clean, empty log behind.
+    adm alpha secondary r0 2> /dev/null || true
+    adm "$victim" down r0
+    adm "$victim" dump-md r0 > "$work/dump"
+    grep '^flags' "$work/dump" | grep -q al-clean || fail "al-clean not set after down: $(grep '^flags' "$work/dump")"
+    grep -q '^hot-extents { }' "$work/dump" || fail "hot extents left after down: $(grep '^hot-extents' "$work/dump")"
     ;;
 
   *)

@@ -272,8 +272,14 @@ lab_data_bytes() { lab_field 1 size_bytes; }
 
 # lab_loop_attach FILE: losetup for the lab (recorded; detached at down).
 lab_loop_attach() {
-  local dev
-  dev=$(losetup -f --show "$1")
+  local dev try
+  # Another test may take the free device between losetup's look-up and
+  # its attach: try again.
+  for try in 1 2 3 4 5; do
+    dev=$(losetup -f --show "$1" 2> "$LAB_DIR/losetup.err") && break
+    sleep "0.$try"
+  done
+  [ -n "$dev" ] || lab_fail "losetup $1: $(cat "$LAB_DIR/losetup.err")"
   lab_record loop "$dev"
   echo "$dev"
 }

@@ -53,7 +53,7 @@ same_data() {
 acked_writes() { grep -c '^A ' "$1" || true; }
 
 # sync_bytes I sent|received: cumulative resync payload bytes of host nI.
-sync_bytes() { lab_field "$1" "sync_bytes_$2"; }
+sync_bytes() { lab_field "$1" "sync.bytes_$2"; }
 
 # pattern_ok I OFFSET LENGTH BYTE: host nI's export reads back BYTE there.
 pattern_ok() {

@@ -55,7 +55,7 @@ pattern_file_ok "$(lab_node_disk 1)" $((64 * MIB)) $((8 * MIB)) 0x5a || lab_fail
 sent=$(sync_bytes 2 sent)
 received=$(sync_bytes 1 received)
 echo "resync: n2 sent $sent bytes, n1 received $received bytes (device $device bytes)"
-[[ "$sent" =~ ^[0-9]+$ && "$received" =~ ^[0-9]+$ ]] || lab_fail "status shows no resync byte counters (sync_bytes_sent/received)"
+[[ "$sent" =~ ^[0-9]+$ && "$received" =~ ^[0-9]+$ ]] || lab_fail "status shows no resync byte counters (sync.bytes_sent/received)"
 [ "$received" -ge $((8 * MIB)) ] || lab_fail "n1 received less than n2 wrote while it was down"
 # What changed: n2's 8 MiB, plus n1's hot activity-log extents over the
 # 16 MiB storm region (extents of 4 MiB: at most 24 MiB in all).

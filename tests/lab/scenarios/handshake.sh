@@ -22,7 +22,7 @@ counters() { echo "$(sync_bytes "$1" sent) $(sync_bytes "$1" received)"; }
 received_since() {  # received_since I BEFORE: bytes nI received since
   local now
   now=$(sync_bytes "$1" received)
-  [[ "$now" =~ ^[0-9]+$ ]] || lab_fail "status shows no resync byte counters (sync_bytes_received)"
+  [[ "$now" =~ ^[0-9]+$ ]] || lab_fail "status shows no resync byte counters (sync.bytes_received)"
   echo $((now - $2))
 }
 reconnect_and_sync() {  # the away host $1 connects again; wait for the end of the resync
