@@ -343,6 +343,93 @@ case "$scenario" in
     grep -q '^hot-extents { }' "$work/dump" || fail "hot extents left after down: $(grep '^hot-extents' "$work/dump")"
     ;;
 
+  adjust)
+    # adjust re-reads the file: connection options reconnect, engine options
+    # re-attach a Secondary and are refused (with a note) on a Primary, a
+    # resource that is down comes up, a broken file changes nothing.
+    write_config s3cret s3cret
+    start_nodes
+    adm alpha wait-connect --timeout 20 r0
+    adm alpha primary --force r0
+    adm alpha wait-sync --timeout 60 r0
+    sed -i 's/shared-secret "s3cret"/shared-secret "n3w-secret"/' "$work/alpha.conf" "$work/beta.conf"
+    adm alpha adjust r0 | tee "$work/out"
+    grep -q "reconnecting with the new net options" "$work/out" || fail "alpha: no reconnect note"
+    for _ in $(seq 100); do grep -q "wrong shared-secret" "$work/alpha.log" && break; sleep 0.1; done
+    grep -q "wrong shared-secret" "$work/alpha.log" || fail "alpha did not use the new secret"
+    adm beta adjust r0 | tee "$work/out"
+    adm alpha wait-connect --timeout 20 r0 || fail "no connection with the new secret on both"
+    # Engine options: applied on the Secondary, kept (with a note) on the Primary.
+    sed -i 's/ko-count-placeholder//; s/connect-int 1;/connect-int 1;\n    ko-count 3;/' "$work/alpha.conf" "$work/beta.conf"
+    adm beta adjust r0 | tee "$work/out"
+    grep -q "applied ko-count (detached, re-attached and reconnected)" "$work/out" || fail "beta did not apply ko-count"
+    adm alpha adjust r0 | tee "$work/out"
+    grep -q "ko-count changed, but this node is Primary" "$work/out" || fail "alpha gave no note for the Primary"
+    adm alpha wait-sync --timeout 30 r0 || fail "no resync after beta's re-attach"
+    [ "$(adm beta dstate r0)" = "UpToDate/UpToDate" ] || fail "beta after adjust: $(adm beta dstate r0)"
+    # A resource that is down comes up.
+    adm beta down r0
+    adm beta adjust r0 | tee "$work/out"
+    grep -q "attached" "$work/out" || fail "adjust did not attach"
+    adm alpha wait-sync --timeout 30 r0 || fail "beta did not come back"
+    # A broken file: nothing changes, the error names the file and line.
+    echo "resource broken {" >> "$work/beta.conf"
+    if adm beta adjust r0 2> "$work/err"; then fail "adjust accepted a broken file"; fi
+    cat "$work/err"
+    grep -q "beta.conf:[0-9]" "$work/err" || fail "the error does not name file:line"
+    grep -q "nothing was changed" "$work/err" || fail "the error does not say nothing changed"
+    [ "$(adm beta cstate r0)" = Connected ] || fail "a failed adjust changed the state"
+    same_data || fail "replicas differ after the adjustments"
+    ;;
+
+  resync-after)
+    # r1 follows r0: while r0 syncs (slowed down to 8 MiB/s), r1 waits and
+    # says why; then it syncs.
+    size_mib=40
+    port_c=$((base + 2))
+    port_d=$((base + 3))
+    for n in alpha beta; do
+      cat > "$work/$n.conf" <<CONF
+common {
+  net { protocol C; connect-int 1; }
+}
+resource r0 {
+  disk { resync-rate 8M; c-plan-ahead 0; }
+  on alpha { node-id 0; device /dev/drbd0; disk $work/alpha.img; meta-disk internal; address 127.0.0.1:$port_a; }
+  on beta { node-id 1; device /dev/drbd0; disk $work/beta.img; meta-disk internal; address 127.0.0.1:$port_b; }
+}
+resource r1 {
+  disk { resync-after r0; }
+  on alpha { node-id 0; device /dev/drbd1; disk $work/alpha1.img; meta-disk internal; address 127.0.0.1:$port_c; }
+  on beta { node-id 1; device /dev/drbd1; disk $work/beta1.img; meta-disk internal; address 127.0.0.1:$port_d; }
+}
+CONF
+      truncate -s "${size_mib}M" "$work/$n.img" "$work/${n}1.img"
+      "$TANDEMADM" -c "$work/$n.conf" --node "$n" create-md r0 > /dev/null
+      "$TANDEMADM" -c "$work/$n.conf" --node "$n" create-md r1 > /dev/null
+      mkdir -p "$work/run-$n"
+      "$TANDEMD" -c "$work/$n.conf" --node "$n" --run-dir "$work/run-$n" \
+        --log-file "$work/$n.log" 2> /dev/null
+      pids+=("$(cat "$work/run-$n/tandemd.pid")")
+    done
+    cp "$work/alpha.conf" "$work/tandem.conf"
+    adm alpha up all
+    adm beta up all
+    adm alpha wait-connect --timeout 20 all
+    adm alpha primary --force r0
+    adm alpha primary --force r1
+    sleep 1
+    adm alpha status r1 | tee "$work/st"
+    grep -q "sync paused: resync-after r0" "$work/st" || fail "r1 does not wait for r0"
+    adm alpha status --json r1 | grep -q '"paused_dependency":true' || fail "json: r1 not paused"
+    [ "$(adm alpha cstate r0)" = SyncSource ] || fail "r0 is not syncing: $(adm alpha cstate r0)"
+    adm alpha wait-sync --timeout 60 r0 || fail "r0 did not finish"
+    adm alpha wait-sync --timeout 60 r1 || fail "r1 did not sync after r0"
+    grep -q "resource r1: resync may run again" "$work/alpha.log" || fail "no log line when r1 was released"
+    n=$(data_bytes)
+    cmp -n "$n" "$work/alpha1.img" "$work/beta1.img" || fail "r1 replicas differ"
+    ;;
+
   *)
     fail "unknown scenario $scenario"
     ;;
