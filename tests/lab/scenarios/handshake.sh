@@ -8,9 +8,14 @@
 #   bitmap-to-n2   n2 away while n1 (primary) writes 2 MiB: n2 gets them
 #   bitmap-to-n1   n1 away while n2 (primary now) writes 2 MiB: n1 gets them
 #   full-sync      `invalidate` on n2: the whole device is copied to it
+#   bitmap-1pct    1 GiB device; n2 away while a storm writes about 1% of it
+#                  in small random pieces: the resync copies what n1 counted
+#                  out of sync (not much more), and n2 then holds every
+#                  acknowledged write
 source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 
 MIB=$((1 << 20))
+[ "$SCENARIO" = bitmap-1pct ] && export LAB_SIZE_MIB=1024
 lab_up 2
 up_pair
 device=$(lab_data_bytes)
@@ -71,6 +76,21 @@ case "$SCENARIO" in
     got=$(received_since 2 "${before:-0}")
     echo "n2 received $got of $device bytes"
     [ "$got" -ge "$device" ] || lab_fail "a full sync copied only $got of $device bytes"
+    ;;
+  bitmap-1pct)
+    read -r _ before <<< "$(counters 2)"
+    lab_adm 2 disconnect r0
+    log="$LAB_DIR/storm.log"
+    "$STORM" --uri "$(lab_uri 1)" --log "$log" --seed $$ --max-blocks 4 --depth 8 --writes 1000 --seconds 60
+    oos=$(lab_field 1 out_of_sync_bytes)
+    echo "n1: $oos bytes out of sync after the storm ($(awk "BEGIN { printf \"%.2f\", $oos * 100 / $device }")% of $device)"
+    [ "$oos" -ge $((2 * MIB)) ] || lab_fail "only $oos bytes out of sync: the storm did not run"
+    reconnect_and_sync 2
+    got=$(received_since 2 "${before:-0}")
+    echo "n2 received $got resync bytes"
+    [ "$got" -ge "$oos" ] || lab_fail "n2 received less than was out of sync"
+    [ "$got" -le $((oos + oos / 10)) ] || lab_fail "n2 received $got bytes for $oos out of sync"
+    "$CHECK" "$log" "$(lab_node_disk 2)" || lab_fail "n2 lacks acknowledged writes"
     ;;
   *) lab_fail "unknown scenario $SCENARIO" ;;
 esac
