@@ -67,3 +67,12 @@ pattern_file_ok() {
 write_pattern() {
   qemu-io -f raw -c "write -P $4 $2 $3" "$(lab_uri "$1")" > /dev/null || lab_fail "n$1: writing $4 at $2+$3 failed"
 }
+
+# need_fuse_and_loop: the failing disk needs FUSE and loop devices; a
+# kernel without them cannot run the scenario (skip, saying why).
+need_fuse_and_loop() {
+  if [ ! -c /dev/fuse ] || [ ! -c /dev/loop-control ]; then
+    echo "SKIP: $SCENARIO needs FUSE (/dev/fuse) and loop devices (/dev/loop-control); this kernel lacks one"
+    exit 77
+  fi
+}

@@ -11,6 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 MIB=$((1 << 20))
 export LAB_DISK_EXTRA="on-io-error detach;"
 export LAB_SIZE_MIB=64
+need_fuse_and_loop
 lab_up_net 2
 lab_use_eio_disk 1 "$EIO_FILE"
 lab_up_nodes

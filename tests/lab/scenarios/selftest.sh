@@ -13,6 +13,7 @@ MIB=$((1 << 20))
 case "$SCENARIO" in
   tools)
     command -v nbdkit > /dev/null || lab_fail "nbdkit is missing: run scripts/setup.sh"
+    need_fuse_and_loop
     mkdir -p "$LAB_DIR"
     echo "$$" > "$LAB_DIR/owner"
     : > "$LAB_DIR/registry"
