@@ -88,8 +88,7 @@ case "$HEAL" in
   PP) ;;
 esac
 # Resync counters are cumulative since attach: judge what the heal adds.
-rx_before_1=$(sync_bytes 1 received)
-rx_before_2=$(sync_bytes 2 received)
+rx_before=(- "$(sync_bytes 1 received)" "$(sync_bytes 2 received)")
 lab_heal 2
 
 # holds I A B S: host nI's backing device holds these patterns.
@@ -135,8 +134,7 @@ case "$EXPECT" in
   n1 | n2)
     resolved_to "${EXPECT#n}"
     victim=$([ "$EXPECT" = n1 ] && echo 2 || echo 1)
-    before_var="rx_before_$victim"
-    received=$(($(sync_bytes "$victim" received) - ${!before_var}))
+    received=$(($(sync_bytes "$victim" received) - rx_before[victim]))
     echo "the victim n$victim received $received resync bytes"
     [ "$received" -le $((16 * MIB)) ] ||
       lab_fail "n$victim received $received bytes: more than both sides changed (a full sync?)"
