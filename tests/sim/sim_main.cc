@@ -10,6 +10,8 @@
 //   --demote-busy-primary demote a primary whose application has requests in flight
 //   --attach-on-primary   re-attach a failed disk while the node is primary
 //   --strict-protocol-b  protocol B: data that reached the secondary must be written there
+//   --connect-while-down  a node taken down may connect and be promoted while diskless
+//   --crash-primary-in-metadata-write  power cuts during a primary's metadata write
 //   --volatile-cache disks lose completed but unflushed writes on a power cut
 //   --check-determinism  run every seed twice and compare the trace hashes
 //   --keep-going     report every failing seed of the range, not only the first
@@ -31,7 +33,8 @@ void usage() {
       "                  [--steps M] [--nodes 2] [--mode a|b|c|dual|any] [--trace]\n"
       "                  [--break-ack]\n"
       "                  [--volatile-cache] [--crash-busy-primary] [--demote-busy-primary]\n"
-      "                  [--attach-on-primary] [--strict-protocol-b]\n"
+      "                  [--attach-on-primary] [--strict-protocol-b] [--connect-while-down]\n"
+      "                  [--crash-primary-in-metadata-write]\n"
       "                  [--check-determinism] [--keep-going]\n"
       "                  [--expect-failure-within N]\n");
 }
@@ -126,6 +129,10 @@ int main(int argc, char** argv) {
       opt.attach_on_primary = true;
     } else if (a == "--strict-protocol-b") {
       opt.strict_b = true;
+    } else if (a == "--connect-while-down") {
+      opt.connect_while_down = true;
+    } else if (a == "--crash-primary-in-metadata-write") {
+      opt.crash_primary_in_md_write = true;
     } else if (a == "--keep-going") {
       keep_going = true;
     } else if (a == "--check-determinism") {

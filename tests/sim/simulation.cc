@@ -134,7 +134,9 @@ struct Node {
   std::unique_ptr<SimMetadata> meta;   // superblock, bitmap, activity log (real format)
   core::Metadata md_pending;           // the metadata write in flight
   std::vector<uint32_t> lost_sectors;  // changed by the last power cut
-  bool clean_detach = false;           // the administrator's detach (down) is under way
+  bool clean_detach = false;
+  bool down = false;  // taken down by the administrator (detached, disconnected)           // the
+                      // administrator's detach (down) is under way
   std::deque<std::function<void(core::Replicator&)>> handler_calls;  // handlers running
   bool md_blocked = false;  // a metadata write is in flight: the runtime waits for it
   std::deque<Action> queued;
@@ -168,6 +170,7 @@ enum class Ev : uint8_t {
   kSettle,     // the quiet phase's administrator
   kFirstPromote,
   kHandlerDone,  // a: incarnation; the oldest running handler ends
+  kCrash,        // a: incarnation; the power fails
 };
 
 struct Event {
@@ -213,6 +216,7 @@ class Simulation {
   void run_action(Node& n, Action& a);
   void start_node(Node& n, bool first);
   void crash(Node& n);
+  bool may_crash(const Node& n) const;
   void attach(Node& n);
   void complete_io(Node& n, uint64_t inc, uint64_t io_id);
   void complete_request(Node& n, uint64_t id, int error);
@@ -398,7 +402,17 @@ void Simulation::run_action(Node& n, Action& action) {
         } else if constexpr (std::is_same_v<T, core::PersistMetadata>) {
           n.md_blocked = true;
           n.md_pending = a.metadata;
-          at(50 + rand(1000), Ev::kMdDone, n.index, n.incarnation);
+          const uint64_t latency = 50 + rand(1000);
+          at(latency, Ev::kMdDone, n.index, n.incarnation);
+          // Now and then the power fails during the metadata write, which
+          // then is torn (the on-disk format must keep the old or the new).
+          // A primary only with --crash-primary-in-metadata-write
+          // (docs/simulation.md, findings).
+          const bool allowed =
+              n.core->status().role != Role::kPrimary || opt_.crash_primary_in_md_write;
+          if (!quiet_ && allowed && may_crash(n) && chance(0.03)) {
+            at(rand(latency), Ev::kCrash, n.index, n.incarnation);
+          }
         } else if constexpr (std::is_same_v<T, core::ArmTimer>) {
           const auto t = static_cast<size_t>(a.timer);
           at(a.after_ms * kMs, Ev::kTimer, n.index, n.incarnation, ++n.timer_gen[t], t);
@@ -524,6 +538,13 @@ void Simulation::acknowledge(Node& n, AppRequest& r, int error) {
   };
   const bool other_has_it = link_up_ && other.up && established(n) && established(other) &&
                             other.core->status().disk == DiskState::kUpToDate;
+  if (n.core->status().disk != DiskState::kUpToDate && !n.missed_acked) {
+    // Written through the peer (this node is diskless) or onto a disk that
+    // is still being synchronized: this disk holds it once it has caught up.
+    n.missed_acked = true;
+    trace("model: %s's own disk lacks write #%llu", n.name,
+          static_cast<unsigned long long>(r.write_id));
+  }
   if (!other_has_it) {
     other.missed_acked = true;
     // This disk now holds the only copy: a disk error here would be a second
@@ -589,6 +610,7 @@ void Simulation::start_node(Node& n, bool first) {
   n.ios.clear();
   n.all_dirty = true;
   n.clean_detach = false;
+  n.down = false;
   trace("%s %s", n.name, first ? "starts" : "restarts");
   attach(n);
   call(n, [](core::Replicator& c) { (void)c.connect(); });
@@ -820,6 +842,7 @@ void Simulation::heal() {
 
 void Simulation::promote(Node& n, bool force) {
   if (!n.up || n.md_blocked) return;  // the call below must run now
+  if (n.down && !opt_.connect_while_down) return;
   bool ok = false;
   std::string err;
   call(n, [&](core::Replicator& c) {
@@ -968,6 +991,9 @@ void Simulation::fault_tick() {
     if (!n.up) return;
     resolve_split_brain();
     if (n.core->status().conn == ConnState::kStandAlone) {
+      // A node that is down stays apart until it is brought up with its
+      // disk (docs/simulation.md: --connect-while-down).
+      if (n.down && !opt_.connect_while_down) return;
       const bool discard = n.missed_acked && nodes_[1 - n.index].up && chance(0.7);
       if (discard && n.core->status().role == Role::kPrimary) return demote(n);
       call(n, [discard](core::Replicator& c) { (void)c.connect(discard); });
@@ -990,13 +1016,7 @@ void Simulation::fault_tick() {
     trace("network stall from %s until t=%llu", nodes_[dir].name,
           static_cast<unsigned long long>(stall_until_[dir]));
   } else if (pick < 70) {
-    if (!n.up || !nodes_[1 - n.index].up) return;
-    const bool busy_primary =
-        n.core->status().role == Role::kPrimary &&
-        std::any_of(n.requests.begin(), n.requests.end(), [](const AppRequest& r) {
-          return r.used && r.kind == AppRequest::Kind::kWrite;
-        });
-    if (!busy_primary || opt_.crash_busy_primary) crash(n);
+    if (may_crash(n)) crash(n);
   } else if (pick < 76) {
     const Node& other = nodes_[1 - n.index];
     n.eio_rate = n.eio_rate > 0 || !other.up || other.missed_acked ? 0 : 0.05;
@@ -1008,8 +1028,48 @@ void Simulation::fault_tick() {
         (n.core->status().role != Role::kPrimary || opt_.attach_on_primary)) {
       attach(n);
       trace("admin: %s attach", n.name);
+      if (n.down) {
+        // up: the disk first, then the connection
+        n.down = false;
+        if (n.core->status().conn == ConnState::kStandAlone) {
+          call(n, [](core::Replicator& c) { (void)c.connect(); });
+        }
+        trace("admin: %s up", n.name);
+      }
     }
+  } else if (pick < 88) {
+    // down: the administrator detaches a secondary's disk cleanly and
+    // disconnects; attach and connect above bring it up again from what
+    // its disk and metadata kept.
+    // Only while the peer holds every acknowledged write: taking down the
+    // only complete copy is a second fault (a diskless primary would then
+    // read stale data from its peer, as it would with DRBD).
+    const Node& other = nodes_[1 - n.index];
+    if (!n.up || n.md_blocked || n.core->status().role == Role::kPrimary ||
+        !core::has_data(n.core->status().disk) || !other.up || other.missed_acked) {
+      return;
+    }
+    bool ok = false;
+    n.clean_detach = true;  // the Diskless state may come at once
+    call(n, [&ok](core::Replicator& c) {
+      ok = c.detach().ok();
+      (void)c.disconnect();
+    });
+    if (!ok) n.clean_detach = false;
+    n.down = ok;
+    trace("admin: %s down (detach%s, disconnect)", n.name, ok ? "" : " refused");
   }
+}
+
+bool Simulation::may_crash(const Node& n) const {
+  if (!n.up || !nodes_[1 - n.index].up) return false;
+  // A primary with application writes in flight only with
+  // --crash-busy-primary.
+  const bool busy_primary =
+      n.core->status().role == Role::kPrimary &&
+      std::any_of(n.requests.begin(), n.requests.end(),
+                  [](const AppRequest& r) { return r.used && r.kind == AppRequest::Kind::kWrite; });
+  return !busy_primary || opt_.crash_busy_primary;
 }
 
 void Simulation::settle_tick() {
@@ -1020,11 +1080,15 @@ void Simulation::settle_tick() {
     const core::Status s = n.core->status();
     if (s.disk == DiskState::kDiskless && n.ios.empty()) {
       attach(n);
+      n.down = false;
       trace("settle: %s attach", n.name);
     }
     // A primary whose data is to be discarded steps down first.
     if (n.missed_acked && s.role == Role::kPrimary && nodes_[1 - n.index].up) demote(n);
-    if (s.conn == ConnState::kStandAlone) {
+    // A split brain is resolved (above) once both nodes are up; until then
+    // neither side discards its data.
+    const bool split = nodes_[0].missed_acked && nodes_[1].missed_acked;
+    if (s.conn == ConnState::kStandAlone && !split) {
       const bool discard = n.missed_acked;
       call(n, [discard](core::Replicator& c) { (void)c.connect(discard); });
       trace("settle: %s connect%s", n.name, discard ? " --discard-my-data" : "");
@@ -1198,6 +1262,9 @@ void Simulation::dispatch(const Event& e) {
     case Ev::kFirstPromote:
       promote(nodes_[e.a], e.b != 0);
       break;
+    case Ev::kCrash:
+      if (n.up && n.incarnation == e.a && may_crash(n)) crash(n);
+      break;
     case Ev::kHandlerDone:
       if (!n.up || n.incarnation != e.a || n.handler_calls.empty()) break;
       {
@@ -1331,6 +1398,8 @@ std::string replay_command(const SimOptions& o) {
   if (o.demote_busy_primary) cmd += " --demote-busy-primary";
   if (o.attach_on_primary) cmd += " --attach-on-primary";
   if (o.strict_b) cmd += " --strict-protocol-b";
+  if (o.connect_while_down) cmd += " --connect-while-down";
+  if (o.crash_primary_in_md_write) cmd += " --crash-primary-in-metadata-write";
   return cmd + " --trace";
 }
 

@@ -38,6 +38,12 @@ struct SimOptions {
   // even when the connection breaks before it was submitted (the promise
   // that lets a failover after a primary crash lose nothing).
   bool strict_b = false;
+  // A node taken down (clean detach + disconnect) may connect and be
+  // promoted while diskless, and is re-attached later (docs/simulation.md).
+  bool connect_while_down = false;
+  // The power may fail while a primary's metadata write is in flight (a
+  // secondary's always may; docs/simulation.md, findings).
+  bool crash_primary_in_md_write = false;
   bool print_trace = false;  // every trace line to stdout
 };
 
