@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "storage/aligned_buffer.h"
+
 namespace tandem::daemon {
 namespace {
 
@@ -110,6 +112,7 @@ Result<void> AttachedDisk::recover_and_open_log() {
     }
   }
   recovered_ = hot;
+  on_disk_ = std::make_unique<storage::SyncBitmap>(*bitmap_);
   // The recovered extents stay hot (they are in the newest transaction on
   // disk) until the log needs their slots.
   al_ = std::make_unique<storage::ActivityLog>(g.al_extents, g.al_extent_count(), last_number,
@@ -177,15 +180,19 @@ bool AttachedDisk::range_marked_on_disk(uint64_t offset, uint64_t length) const 
   constexpr uint64_t kBlock = 4096;
   const uint64_t first = offset / kBlock;
   const uint64_t end = (offset + length - 1) / kBlock + 1;
-  if (end > bitmap_->bits()) return false;
-  for (uint64_t page = first / storage::SyncBitmap::kBitsPerPage;
-       page <= (end - 1) / storage::SyncBitmap::kBitsPerPage; ++page) {
-    if (bitmap_->page_dirty(page)) return false;
-  }
+  if (end > on_disk_->bits()) return false;
   for (uint64_t bit = first; bit < end; ++bit) {
-    if (!bitmap_->test(bit)) return false;
+    if (!on_disk_->test(bit)) return false;
   }
   return true;
+}
+
+void AttachedDisk::note_written(std::span<const uint64_t> pages) {
+  storage::AlignedBuffer page(storage::SyncBitmap::kPageBytes);
+  for (uint64_t p : pages) {
+    bitmap_->encode_page(p, page.span());
+    on_disk_->decode_page(p, page.span());
+  }
 }
 
 uint64_t AttachedDisk::al_transaction_bytes() const {
@@ -207,6 +214,7 @@ Result<void> AttachedDisk::write_bitmap_pages(std::span<const uint64_t> pages) {
     return make_error("resource " + resource_ + ": writing the bitmap on " + path_ + ": " +
                       r.error().message);
   }
+  note_written(pages);
   return {};
 }
 
@@ -239,9 +247,9 @@ Result<void> AttachedDisk::write_superblock(const storage::Superblock& next) {
 }
 
 Result<void> AttachedDisk::write_dirty_bitmap() {
-  if (auto r = store_->write_dirty_bitmap(*bitmap_); !r) {
-    return make_error("resource " + resource_ + ": writing the bitmap on " + path_ + ": " +
-                      r.error().message);
+  const std::vector<uint64_t> pages = bitmap_->dirty_pages();
+  if (auto r = write_bitmap_pages(pages); !r) {
+    return r;
   }
   bitmap_write_due_ = false;
   bitmap_dirty_ = false;

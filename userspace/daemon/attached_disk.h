@@ -98,6 +98,7 @@ class AttachedDisk {
  private:
   AttachedDisk() = default;
   Result<void> recover_and_open_log();
+  void note_written(std::span<const uint64_t> pages);
 
   std::string resource_;
   std::string path_;
@@ -106,6 +107,9 @@ class AttachedDisk {
   std::unique_ptr<storage::UringBacking> external_md_;
   std::unique_ptr<storage::MetadataStore> store_;
   std::unique_ptr<storage::SyncBitmap> bitmap_;
+  // The bitmap as it is on disk (updated after each successful write):
+  // what range_marked_on_disk() may rely on.
+  std::unique_ptr<storage::SyncBitmap> on_disk_;
   std::unique_ptr<storage::ActivityLog> al_;
   int md_fd_ = -1;
   bool md_flushes_ = true;

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "common/log.h"
 #include "daemon/control_client.h"
@@ -42,6 +43,18 @@ const char* verb_name(proto::ControlVerb v) {
       return "adjust";
     case proto::CONTROL_VERB_STATUS:
       return "status";
+    case proto::CONTROL_VERB_INVALIDATE:
+      return "invalidate";
+    case proto::CONTROL_VERB_INVALIDATE_REMOTE:
+      return "invalidate-remote";
+    case proto::CONTROL_VERB_VERIFY:
+      return "verify";
+    case proto::CONTROL_VERB_PAUSE_SYNC:
+      return "pause-sync";
+    case proto::CONTROL_VERB_RESUME_SYNC:
+      return "resume-sync";
+    case proto::CONTROL_VERB_RESUME_IO:
+      return "resume-io";
     default:
       return "?";
   }
@@ -60,7 +73,19 @@ Result<std::unique_ptr<Daemon>> Daemon::start(EventLoop& loop, const DaemonOptio
     if (!resolved) return resolved.error();
     auto runtime = ResourceRuntime::create(loop, std::move(resolved).value(), options.run_dir);
     if (!runtime) return runtime.error();
+    (*runtime)->set_config_path(options.config_path);
+    Daemon* self = d.get();
+    (*runtime)->on_change([self] { self->update_sync_dependencies(); });
     d->resources_.emplace(rc.name, std::move(runtime).value());
+  }
+  for (const auto& [name, r] : d->resources_) {
+    const std::string& after = r->resync_after();
+    if (!after.empty() && d->resources_.count(after) == 0) {
+      TLOG(LOG_WARNING,
+           "resource %s: resync-after %s names a resource this tandemd does not run (node %s): "
+           "the order is not enforced",
+           name.c_str(), after.c_str(), options.node.c_str());
+    }
   }
   if (d->resources_.empty()) {
     TLOG(LOG_WARNING, "%s names no resource with a host called '%s': nothing to manage",
@@ -104,6 +129,22 @@ proto::ControlReply Daemon::handle(const proto::ControlRequest& request) {
     return reply;
   }
   std::string errors;
+  std::optional<config::Config> reloaded;
+  if (request.verb() == proto::CONTROL_VERB_ADJUST) {
+    auto cfg = config::load_file(options_.config_path);
+    if (!cfg) {
+      reply.set_ok(false);
+      reply.set_error("adjust: " + cfg.error().message + " (nothing was changed)");
+      return reply;
+    }
+    reloaded = std::move(cfg).value();
+    for (const auto& rc : reloaded->resources()) {
+      if (is_host_of(rc, options_.node) && resources_.count(rc.name) == 0) {
+        reply.add_notes("resource " + rc.name + " is new in " + options_.config_path +
+                        ": restart tandemd to run it");
+      }
+    }
+  }
   for (ResourceRuntime* r : targets) {
     Result<void> result;
     switch (request.verb()) {
@@ -131,8 +172,36 @@ proto::ControlReply Daemon::handle(const proto::ControlRequest& request) {
       case proto::CONTROL_VERB_SECONDARY:
         result = r->secondary();
         break;
-      case proto::CONTROL_VERB_ADJUST:
-        result = r->adjust();
+      case proto::CONTROL_VERB_ADJUST: {
+        auto resolved = reloaded->resolve(r->name(), options_.node);
+        if (!resolved) {
+          result = make_error("resource " + r->name() + ": " + resolved.error().message +
+                              " (to remove a resource, run `tandemadm down " + r->name() +
+                              "` and restart tandemd)");
+          break;
+        }
+        std::vector<std::string> notes;
+        result = r->adjust(*resolved, notes);
+        for (auto& n : notes) reply.add_notes(n);
+        break;
+      }
+      case proto::CONTROL_VERB_INVALIDATE:
+        result = r->invalidate();
+        break;
+      case proto::CONTROL_VERB_INVALIDATE_REMOTE:
+        result = r->invalidate_remote();
+        break;
+      case proto::CONTROL_VERB_VERIFY:
+        result = r->verify();
+        break;
+      case proto::CONTROL_VERB_PAUSE_SYNC:
+        result = r->pause_sync();
+        break;
+      case proto::CONTROL_VERB_RESUME_SYNC:
+        result = r->resume_sync();
+        break;
+      case proto::CONTROL_VERB_RESUME_IO:
+        result = r->resume_io();
         break;
       case proto::CONTROL_VERB_STATUS:
         break;
@@ -153,6 +222,26 @@ proto::ControlReply Daemon::handle(const proto::ControlRequest& request) {
   reply.set_ok(errors.empty());
   reply.set_error(errors);
   return reply;
+}
+
+void Daemon::update_sync_dependencies() {
+  // resync-after A: this resource's resync waits while A (or whatever A
+  // itself waits for) syncs. Chains are followed; a cycle (which the
+  // configuration check should refuse) is cut after one round.
+  for (auto& [name, r] : resources_) {
+    bool paused = false;
+    std::string after = r->resync_after();
+    for (size_t hops = 0; !after.empty() && hops < resources_.size(); ++hops) {
+      auto it = resources_.find(after);
+      if (it == resources_.end() || it->second.get() == r.get()) break;
+      if (it->second->syncing()) {
+        paused = true;
+        break;
+      }
+      after = it->second->resync_after();
+    }
+    r->set_sync_dependency_paused(paused);
+  }
 }
 
 void Daemon::shutdown() {

@@ -41,6 +41,10 @@ class Daemon {
   void shutdown();
 
   size_t resource_count() const { return resources_.size(); }
+  // resync-after between the resources of this daemon: holds each
+  // resource's resync while the one it follows syncs (called after every
+  // state change of a resource).
+  void update_sync_dependencies();
 
  private:
   explicit Daemon(EventLoop& loop) : loop_(loop) {}

@@ -1,7 +1,8 @@
 // One resource inside tandemd: the replication core (core::Replicator) and
 // everything that executes its actions — the peer link (frames), the
-// attached backing device (local I/O, metadata, bitmap), the loop's timers —
-// plus the NBD export that feeds it application requests.
+// attached backing device (local I/O through the activity log, metadata,
+// bitmap), the loop's timers, the handler programs — plus the NBD export
+// that feeds it application requests.
 //
 // Every event (admin verb, frame, I/O completion, timer, NBD request) goes
 // into the core, then drain() executes the actions the core returned, in
@@ -20,9 +21,11 @@
 #include "config/config.h"
 #include "control.pb.h"
 #include "core/replicator.h"
+#include "daemon/activity_log_gate.h"
 #include "daemon/attached_disk.h"
-#include "daemon/event_loop.h"
 #include "daemon/device_export.h"
+#include "daemon/event_loop.h"
+#include "daemon/handler_process.h"
 #include "net/peer_link.h"
 
 namespace tandem::daemon {
@@ -34,6 +37,9 @@ class ResourceRuntime {
   static Result<std::unique_ptr<ResourceRuntime>> create(EventLoop& loop,
                                                          config::ResolvedResource config,
                                                          std::string run_dir);
+  // How long a handler may run before its process group is killed and the
+  // core told it failed (docs/admin-guide.md, "Handlers").
+  static constexpr std::chrono::seconds kHandlerTimeout{120};
   ~ResourceRuntime();
   ResourceRuntime(const ResourceRuntime&) = delete;
   ResourceRuntime& operator=(const ResourceRuntime&) = delete;
@@ -48,9 +54,28 @@ class ResourceRuntime {
   Result<void> disconnect();
   Result<void> primary(bool force);
   Result<void> secondary();
-  // Brings the running state to what the configuration asks for: attached
-  // and connecting. Options changed in the file need `down` + `up` for now.
-  Result<void> adjust();
+  // Brings the running state to what `file` (the resource as the reloaded
+  // configuration describes it) asks for, as far as possible without data
+  // loss: attach and connect when missing, reconnect with changed net
+  // options, new resync/handler settings at once. `notes` says what was
+  // done and what needs `down` + `up`.
+  Result<void> adjust(const config::ResolvedResource& file, std::vector<std::string>& notes);
+  Result<void> invalidate();
+  Result<void> invalidate_remote();
+  Result<void> verify();
+  Result<void> pause_sync();
+  Result<void> resume_sync();
+  Result<void> resume_io();
+  // resync-after: the daemon holds this resource's resync while the one it
+  // follows syncs.
+  void set_sync_dependency_paused(bool paused);
+  const std::string& resync_after() const { return config_.volumes()[0].disk_options.resync_after; }
+  bool syncing() const;  // SyncSource/SyncTarget, or waiting to (paused)
+  // Called after every state change (the daemon re-evaluates resync-after).
+  void on_change(std::function<void()> fn) { on_change_ = std::move(fn); }
+  // DRBD_CONF / TANDEM_CONF of the handlers.
+  void set_config_path(std::string path) { config_path_ = std::move(path); }
+  void set_handler_timeout(std::chrono::milliseconds t) { handler_timeout_ = t; }
 
   // Daemon stop: demote, disconnect and detach whatever the state, without
   // refusing; then the owner waits for local I/O before close_disk().
@@ -68,8 +93,14 @@ class ResourceRuntime {
   // Executes every action the core has produced (re-entrant calls return
   // at once; the outer drain picks up new actions).
   void drain();
+  void build_core();  // core_ from config_
+  void build_link();  // link_ from config_
   void execute(core::Action& action);
   void submit_io(const core::SubmitIo& io);
+  void issue_io(const core::SubmitIo& io, bool al_held);
+  void run_handler(const core::RunHandler& run);
+  void write_bitmap_if_due();
+  void schedule_bitmap_write();
   void persist(const core::Metadata& md);
   void on_state_changed(const core::StateChanged& change);
   void arm_timer(core::TimerId id, uint32_t after_ms);
@@ -88,7 +119,16 @@ class ResourceRuntime {
   std::unique_ptr<core::Replicator> core_;
   std::unique_ptr<net::PeerLink> link_;
   std::unique_ptr<AttachedDisk> disk_;
+  std::unique_ptr<ActivityLogGate> gate_;  // lives while disk_ does
   std::unique_ptr<DeviceExport> export_;
+  HandlerRunner handlers_;
+  std::string config_path_;
+  std::chrono::milliseconds handler_timeout_ = kHandlerTimeout;
+  std::vector<std::string> running_handlers_;
+  std::function<void()> on_change_;
+  EventLoop::TimerId bitmap_timer_ = 0;  // lazy write of cleared bits
+  uint64_t al_transactions_before_ = 0;  // of earlier attaches (status)
+  bool attached_unclean_ = false;
   // Guards callbacks (I/O completions) that may outlive this object.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 

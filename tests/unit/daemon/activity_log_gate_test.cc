@@ -205,6 +205,24 @@ TEST_F(ActivityLogGateTest, WritesToRangesMarkedOnDiskSkipTheLog) {
   EXPECT_FALSE(issued_[0].second);
   EXPECT_EQ(gate_->counters().skipped, 1u);
   complete_all();
+  // A resync clearing part of the same bitmap page (not yet written back)
+  // does not make the rest of the page need the log.
+  disk_->mark_in_sync(6 * kExtent, 65536);
+  gate_->submit_write(write_at(6 * kExtent + 131072, 4096));
+  ASSERT_EQ(issued_.size(), 1u);
+  EXPECT_FALSE(issued_[0].second);
+  complete_all();
+  // The cleared part is no longer covered once it is on disk... and not
+  // before either: the on-disk bits are what counts.
+  gate_->submit_write(write_at(6 * kExtent, 4096));
+  ASSERT_EQ(issued_.size(), 1u);
+  EXPECT_FALSE(issued_[0].second);
+  complete_all();
+  ASSERT_TRUE(disk_->write_dirty_bitmap().ok());
+  gate_->submit_write(write_at(6 * kExtent, 4096));
+  ASSERT_TRUE(wait_issued(1));
+  EXPECT_TRUE(issued_[0].second) << "a write to an in-sync range skipped the log";
+  complete_all();
 }
 
 TEST_F(ActivityLogGateTest, FullLogMakesWritesWaitForRoomNotFail) {
