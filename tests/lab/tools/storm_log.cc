@@ -34,6 +34,9 @@ Result<StormLog> read_storm_log(const std::string& path) {
   size_t line_no = 0;
   while (std::getline(in, line)) {
     ++line_no;
+    // A last line without its newline was cut short when the writer died
+    // mid-write (its machine crashed): "A 12" may be the start of "A 123".
+    if (in.eof()) break;
     if (line.size() > kMaxLineBytes) return bad_line(path, line_no, "line too long");
     std::istringstream fields(line);
     std::string kind;
@@ -70,8 +73,6 @@ Result<StormLog> read_storm_log(const std::string& path) {
       if (it == index.end()) return bad_line(path, line_no, "completion of a write never issued");
       log.writes[it->second].outcome =
           kind == "A" ? WriteOutcome::kAcknowledged : WriteOutcome::kFailed;
-    } else if (line.size() > 0 && in.eof()) {
-      break;  // a last line cut short when the writer died
     } else {
       return bad_line(path, line_no, "unknown event '" + kind + "'");
     }
