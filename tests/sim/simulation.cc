@@ -245,6 +245,10 @@ class Simulation {
   void demote(Node& n);
   void admin_role_change(Node& n);
   void resolve_split_brain();
+  void choose_policies();
+  bool all_policies_disconnect() const;
+  void on_sync_start(Node& target);
+  void admin_extras(Node& n, uint64_t pick);
   void check();
   void check_node(Node& n);
   bool drained(const Node& n) const;
@@ -279,6 +283,25 @@ class Simulation {
   net::FrameDecoder decoder_;
   std::vector<uint32_t> check_todo_;
   bool split_brain_seen_ = false;  // a core refused the connection as a split brain
+  bool sb_detected_ = false;       // a core reported a split brain (handler or refusal)
+  // Split-brain recovery policies of this run (the same on both nodes).
+  struct SbPolicy {
+    core::AfterSb0Pri p0 = core::AfterSb0Pri::kDisconnect;
+    core::AfterSb1Pri p1 = core::AfterSb1Pri::kDisconnect;
+    core::AfterSb2Pri p2 = core::AfterSb2Pri::kDisconnect;
+    std::string discard_node;
+  } sb_policy_;
+  struct Features {
+    bool csums = false;
+    bool verify = false;
+    uint32_t rate_kib = 0;  // 0: unlimited resync
+  } features_;
+  // Online verify: whether both replicas stayed identical and unwritten
+  // since it started (then it must find no mismatch).
+  bool verify_watch_ = false;
+  bool verify_clean_ = false;
+  int verify_node_ = 0;
+  ReplState last_repl_[2] = {ReplState::kOff, ReplState::kOff};
 };
 
 void Simulation::trace(const char* fmt, ...) {
@@ -318,6 +341,13 @@ core::ReplicatorConfig Simulation::config(int i) {
   c.ko_count = 4;
   c.resync_chunk_bytes = 16 * 1024;
   c.resync_max_in_flight = 3;
+  c.after_sb_0pri = sb_policy_.p0;
+  c.after_sb_1pri = sb_policy_.p1;
+  c.after_sb_2pri = sb_policy_.p2;
+  c.discard_node = sb_policy_.discard_node;
+  c.csums_alg = features_.csums ? core::DigestAlg::kCrc32c : core::DigestAlg::kNone;
+  c.verify_alg = features_.verify ? core::DigestAlg::kCrc32c : core::DigestAlg::kNone;
+  c.rate.resync_rate_kib = features_.rate_kib;
   c.uuid_seed = rng_();
   return c;
 }
@@ -420,7 +450,10 @@ void Simulation::run_action(Node& n, Action& action) {
           ++n.timer_gen[static_cast<size_t>(a.timer)];
         } else if constexpr (std::is_same_v<T, core::CloseConnection>) {
           trace("%s closes the connection: %s", n.name, a.reason.c_str());
-          if (a.reason.find("split brain") != std::string::npos) split_brain_seen_ = true;
+          if (a.reason.find("split brain") != std::string::npos) {
+            split_brain_seen_ = true;
+            sb_detected_ = true;
+          }
           if (link_up_) drop_link("connection reset by peer", 1 << (1 - n.index));
         } else if constexpr (std::is_same_v<T, core::MarkOutOfSync>) {
           n.meta->mark_out_of_sync(a.offset, a.length);
@@ -445,6 +478,7 @@ void Simulation::run_action(Node& n, Action& action) {
           // A handler program runs for a while, then it is not configured
           // or exits with a seeded status.
           const int code = chance(0.4) ? -1 : static_cast<int>(rand(3));
+          if (a.handler == core::Handler::kSplitBrain) sb_detected_ = true;
           trace("%s runs handler %u (id %llu)", n.name, static_cast<unsigned>(a.handler),
                 static_cast<unsigned long long>(a.handler_id));
           n.handler_calls.emplace_back([this, &n, a, code](core::Replicator& c) {
@@ -789,6 +823,7 @@ void Simulation::drop_link(const char* reason, int notify_mask, int crashed) {
       trace("model: %s lacks acknowledged writes the broken connection did not deliver", m.name);
     }
   }
+  verify_clean_ = false;
   link_up_ = false;
   ++link_gen_;
   for (int d = 0; d < 2; ++d) {
@@ -948,6 +983,7 @@ void Simulation::workload_tick() {
     r->buffer.resize(r->length);
     if (pick < 6) {
       r->kind = AppRequest::Kind::kWrite;
+      verify_clean_ = false;
       r->write_id = oracle_.begin_write(r->offset, r->length, logical_++);
       WriteOracle::stamp(r->write_id, r->offset, r->buffer);
       const bool fua = chance(0.1);
@@ -996,6 +1032,7 @@ void Simulation::fault_tick() {
       if (n.down && !opt_.connect_while_down) return;
       const bool discard = n.missed_acked && nodes_[1 - n.index].up && chance(0.7);
       if (discard && n.core->status().role == Role::kPrimary) return demote(n);
+      if (discard) sb_detected_ = false;  // the administrator resolves it
       call(n, [discard](core::Replicator& c) { (void)c.connect(discard); });
       trace("admin: %s connect%s", n.name, discard ? " --discard-my-data" : "");
     } else if (chance(0.3)) {
@@ -1037,6 +1074,8 @@ void Simulation::fault_tick() {
         trace("admin: %s up", n.name);
       }
     }
+  } else if (pick >= 88) {
+    admin_extras(n, pick);
   } else if (pick < 88) {
     // down: the administrator detaches a secondary's disk cleanly and
     // disconnects; attach and connect above bring it up again from what
@@ -1058,6 +1097,52 @@ void Simulation::fault_tick() {
     if (!ok) n.clean_detach = false;
     n.down = ok;
     trace("admin: %s down (detach%s, disconnect)", n.name, ok ? "" : " refused");
+  }
+}
+
+// invalidate, invalidate-remote, verify, pause-sync and resume-sync.
+void Simulation::admin_extras(Node& n, uint64_t pick) {
+  if (!n.up || n.md_blocked) return;
+  const core::Status s = n.core->status();
+  Node& other = nodes_[1 - n.index];
+  const bool in_sync = link_up_ && other.up && !n.missed_acked && !other.missed_acked &&
+                       s.conn == ConnState::kConnected && s.repl == ReplState::kEstablished &&
+                       s.disk == DiskState::kUpToDate && s.peer_disk == DiskState::kUpToDate;
+  std::string err;
+  const auto run = [&](const char* what, auto fn) {
+    bool ok = false;
+    call(n, [&](core::Replicator& c) {
+      auto r = fn(c);
+      ok = r.ok();
+      if (!ok) err = r.error().message;
+    });
+    trace("admin: %s %s: %s", n.name, what, ok ? "ok" : err.c_str());
+    return ok;
+  };
+  if (pick < 92) {
+    // A full resync of replicas that hold every acknowledged write: the
+    // data of record does not change.
+    if (!in_sync) return;
+    if (chance(0.5)) {
+      run("invalidate", [](core::Replicator& c) { return c.invalidate(); });
+    } else {
+      run("invalidate-remote", [](core::Replicator& c) { return c.invalidate_remote(); });
+    }
+  } else if (pick < 96) {
+    if (!in_sync || !features_.verify || verify_watch_) return;
+    const bool identical = nodes_[0].image == nodes_[1].image && frames_in_flight() == 0 &&
+                           drained(nodes_[0]) && drained(nodes_[1]);
+    if (run("verify", [](core::Replicator& c) { return c.start_verify(); })) {
+      verify_watch_ = true;
+      verify_clean_ = identical;
+      verify_node_ = n.index;
+    }
+  } else if (s.repl == ReplState::kSyncSource || s.repl == ReplState::kSyncTarget) {
+    if (s.sync_paused_user) {
+      run("resume-sync", [](core::Replicator& c) { return c.resume_sync(); });
+    } else {
+      run("pause-sync", [](core::Replicator& c) { return c.pause_sync(); });
+    }
   }
 }
 
@@ -1083,6 +1168,10 @@ void Simulation::settle_tick() {
       n.down = false;
       trace("settle: %s attach", n.name);
     }
+    if (s.sync_paused_user) {
+      call(n, [](core::Replicator& c) { (void)c.resume_sync(); });
+      trace("settle: %s resume-sync", n.name);
+    }
     // A primary whose data is to be discarded steps down first.
     if (n.missed_acked && s.role == Role::kPrimary && nodes_[1 - n.index].up) demote(n);
     // A split brain is resolved (above) once both nodes are up; until then
@@ -1090,6 +1179,7 @@ void Simulation::settle_tick() {
     const bool split = nodes_[0].missed_acked && nodes_[1].missed_acked;
     if (s.conn == ConnState::kStandAlone && !split) {
       const bool discard = n.missed_acked;
+      if (discard) sb_detected_ = false;  // the administrator resolves it
       call(n, [discard](core::Replicator& c) { (void)c.connect(discard); });
       trace("settle: %s connect%s", n.name, discard ? " --discard-my-data" : "");
     }
@@ -1108,7 +1198,7 @@ bool Simulation::settled() {
   if (frames_in_flight() > 0 || !link_up_) return false;
   for (auto& n : nodes_) {
     if (!n.up || n.md_blocked || !n.ios.empty() || n.active_requests > 0 || !n.core->idle() ||
-        !n.handler_calls.empty()) {
+        !n.handler_calls.empty() || n.core->status().verify_running) {
       return false;
     }
     const core::Status s = n.core->status();
@@ -1187,6 +1277,31 @@ void Simulation::check() {
   };
   const bool both_in_sync = link_up_ && in_sync(nodes_[0]) && in_sync(nodes_[1]);
   for (auto& n : nodes_) {
+    const ReplState repl = n.up ? n.core->status().repl : ReplState::kOff;
+    if (repl == ReplState::kSyncTarget && last_repl_[n.index] != ReplState::kSyncTarget) {
+      last_repl_[n.index] = repl;
+      on_sync_start(n);
+      if (!result_.ok) return;
+    }
+    last_repl_[n.index] = repl;
+  }
+  if (verify_watch_) {
+    const core::Status v =
+        nodes_[verify_node_].up ? nodes_[verify_node_].core->status() : core::Status{};
+    if (!v.verify_running) {
+      verify_watch_ = false;
+      trace("verify on %s ended: %llu of %llu bytes compared, %llu mismatching",
+            nodes_[verify_node_].name, static_cast<unsigned long long>(v.verify_done_bytes),
+            static_cast<unsigned long long>(v.verify_total_bytes),
+            static_cast<unsigned long long>(v.verify_mismatch_bytes));
+      if (verify_clean_ && v.verify_done_bytes == v.verify_total_bytes &&
+          v.verify_mismatch_bytes > 0) {
+        return fail("online verify reported " + std::to_string(v.verify_mismatch_bytes) +
+                    " mismatching bytes although both replicas were identical and unwritten");
+      }
+    }
+  }
+  for (auto& n : nodes_) {
     if (!n.up) continue;
     // Both sides see each other UpToDate over a live link: this node must
     // hold everything now. (One side alone may not have noticed yet that
@@ -1215,6 +1330,69 @@ void Simulation::check() {
       }
     }
   }
+}
+
+void Simulation::choose_policies() {
+  // A fifth of the runs recover split brains automatically, with policies
+  // drawn from every value; the others use the defaults (disconnect).
+  if (chance(0.2)) {
+    sb_policy_.p0 = static_cast<core::AfterSb0Pri>(rand(6));
+    sb_policy_.p1 = static_cast<core::AfterSb1Pri>(rand(5));
+    sb_policy_.p2 = static_cast<core::AfterSb2Pri>(rand(3));
+    sb_policy_.discard_node = chance(0.5) ? "alpha" : "beta";
+  }
+  features_.csums = chance(0.3);
+  features_.verify = chance(0.3);
+  features_.rate_kib = chance(0.3) ? static_cast<uint32_t>(200 + rand(2000)) : 0;
+  trace(
+      "policies: after-sb-0pri %s, after-sb-1pri %s, after-sb-2pri %s, discard-node %s; "
+      "csums %s, verify %s, resync-rate %u KiB/s",
+      std::string(to_string(sb_policy_.p0)).c_str(), std::string(to_string(sb_policy_.p1)).c_str(),
+      std::string(to_string(sb_policy_.p2)).c_str(), sb_policy_.discard_node.c_str(),
+      features_.csums ? "on" : "off", features_.verify ? "on" : "off", features_.rate_kib);
+}
+
+bool Simulation::all_policies_disconnect() const {
+  return sb_policy_.p0 == core::AfterSb0Pri::kDisconnect &&
+         sb_policy_.p1 == core::AfterSb1Pri::kDisconnect &&
+         sb_policy_.p2 == core::AfterSb2Pri::kDisconnect;
+}
+
+// A resync began with `target` as its target.
+void Simulation::on_sync_start(Node& target) {
+  Node& source = nodes_[1 - target.index];
+  const bool model_split = target.missed_acked && source.missed_acked;
+  if (!sb_detected_) {
+    if (model_split) {
+      fail(std::string("replicas diverged silently: both nodes hold acknowledged writes the "
+                       "other lacks, yet a resync to ") +
+           target.name + " began and no split brain was reported");
+    }
+    return;
+  }
+  sb_detected_ = false;
+  if (all_policies_disconnect()) {
+    return fail(std::string("a split brain was resolved automatically (") + target.name +
+                " became sync target) although every after-sb policy is disconnect");
+  }
+  int primaries = 0;
+  for (auto& m : nodes_) primaries += m.up && m.core->status().role == Role::kPrimary ? 1 : 0;
+  if (primaries == 0 && sb_policy_.p0 == core::AfterSb0Pri::kDiscardNode &&
+      sb_policy_.discard_node != target.name) {
+    return fail("after-sb-0pri discard-node-" + sb_policy_.discard_node + " discarded " +
+                target.name + "'s data instead");
+  }
+  if (primaries == 1 && sb_policy_.p1 == core::AfterSb1Pri::kDiscardSecondary &&
+      target.core->status().role == Role::kPrimary) {
+    return fail(std::string("after-sb-1pri discard-secondary discarded the primary ") +
+                target.name + "'s data");
+  }
+  // The policy chose: the source's data is the data of record now.
+  oracle_.rebase(source.image);
+  mark_all_dirty();
+  source.missed_acked = false;
+  target.missed_acked = true;
+  trace("model: split brain resolved by policy, %s's data replaces %s's", source.name, target.name);
 }
 
 void Simulation::dispatch(const Event& e) {
@@ -1289,6 +1467,7 @@ SimResult Simulation::run() {
                      : Mode::kDualPrimary;
   }
   result_.mode = mode_;
+  choose_policies();
   for (int i = 0; i < 2; ++i) {
     nodes_[i].index = i;
     nodes_[i].name = i == 0 ? "alpha" : "beta";
