@@ -390,6 +390,7 @@ class Replicator {
   uint64_t sync_bytes_received_ = 0;
   uint64_t csums_equal_bytes_ = 0;
   uint64_t csums_differ_bytes_ = 0;
+  RangeSet csums_served_;  // sync target: digests sent, verdict (data or in-sync) pending
   // Online verify.
   bool verify_running_ = false;
   bool verify_source_ = false;  // this node walks the device

@@ -116,6 +116,7 @@ void Replicator::abort_sync() {
   }
   sync_issuing_ = false;
   awaiting_peer_set_ = false;
+  csums_served_.clear();
   repl_ = handshake_done_ && have_peer_state_ ? ReplState::kEstablished : ReplState::kOff;
 }
 
@@ -129,6 +130,7 @@ void Replicator::resync_connection_lost() {
   oos_receiving_ = false;
   oos_cursor_sectors_ = 0;
   peer_sync_paused_ = false;
+  csums_served_.clear();
 }
 
 // Chunks whose read or digest reply is still due stay (abandoned) until it
@@ -518,6 +520,10 @@ void Replicator::finish_sync_source_if_done() {
 
 void Replicator::on_resync_data_written(uint64_t offset, uint32_t length) {
   if (repl_ != ReplState::kSyncTarget) return;
+  if (csums_served_.intersects(offset, length)) {
+    csums_differ_bytes_ += length;  // our digest differed from the source's
+    csums_served_.erase(offset, length);
+  }
   sync_done_ = std::min(sync_total_, sync_done_ + length);
   clear_out_of_sync(offset, length);
 }
@@ -531,6 +537,7 @@ void Replicator::on_resync_in_sync(const net::Frame& frame) {
   }
   if (repl_ != ReplState::kSyncTarget) return;  // our sync was aborted meanwhile
   csums_equal_bytes_ += m.length();
+  csums_served_.erase(m.offset(), m.length());
   on_resync_data_written(m.offset(), m.length());
 }
 
@@ -614,6 +621,7 @@ void Replicator::serve_digest_read_done(uint64_t chunk_id, int error) {
       r.set_error(static_cast<uint32_t>(EIO));
     } else {
       r.set_digest(std::move(digest));
+      if (c.purpose == proto::DIGEST_PURPOSE_RESYNC) csums_served_.insert(c.offset, c.length);
     }
     send(net::FrameType::kDigestReply, r);
   }

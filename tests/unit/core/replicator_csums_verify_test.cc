@@ -77,6 +77,7 @@ TEST(ReplicatorCsums, OnlyDifferingChunksAreSent) {
     EXPECT_EQ(a.csums_differ_bytes, 3U * kChunk) << to_string(alg);
     EXPECT_EQ(a.csums_equal_bytes, kSize - 3U * kChunk) << to_string(alg);
     EXPECT_EQ(b.csums_equal_bytes, kSize - 3U * kChunk) << to_string(alg);
+    EXPECT_EQ(b.csums_differ_bytes, 3U * kChunk) << to_string(alg);
     EXPECT_EQ(a.sync_done_bytes, kSize);
     EXPECT_EQ(b.sync_done_bytes, kSize);
     EXPECT_TRUE(s.h.a().bitmap.empty() && s.h.b().bitmap.empty());
