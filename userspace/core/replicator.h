@@ -382,6 +382,7 @@ class Replicator {
   bool awaiting_peer_set_ = false;   // sync source: our set is out, the peer's reply pending
   bool oos_receiving_ = false;       // a multi-frame OutOfSync set is arriving
   uint64_t oos_cursor_sectors_ = 0;  // end of its previous range
+  uint64_t oos_set_ranges_ = 0;      // ranges of that set so far
   ResyncController controller_{config_.rate};
   int64_t rate_budget_ = 0;        // bytes the rate controller still allows until its next tick
   uint64_t rate_acked_bytes_ = 0;  // completed since the last tick

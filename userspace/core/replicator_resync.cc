@@ -38,6 +38,10 @@ constexpr int kMaxRunsPerFrame = 4096;
 // DigestRequests the peer may have outstanding with us; its chunks in
 // flight (resync-max-in-flight) are capped at the same number.
 constexpr uint64_t kMaxServedDigests = 256;
+// Ranges one out-of-sync set may hold. A set more fragmented than this
+// (a peer could send every other sector) is taken as "everything differs",
+// so that memory stays bounded whatever the peer sends.
+constexpr uint64_t kMaxRangesPerSet = 262'144;
 
 bool range_fits(uint64_t offset, uint64_t length, uint64_t size) {
   return length > 0 && offset % kSectorBytes == 0 && length % kSectorBytes == 0 && offset <= size &&
@@ -167,9 +171,12 @@ uint64_t Replicator::live_chunks(ChunkKind kind) const {
 void Replicator::send_out_of_sync_set(bool reply_requested) {
   proto::OutOfSync m;
   m.set_reply_requested(reply_requested);
-  m.set_incomplete(!bitmap_complete_);
+  // Too fragmented for the peer to accept as ranges: say "everything".
+  const bool too_many = out_of_sync_.ranges().size() > kMaxRangesPerSet;
+  m.set_incomplete(!bitmap_complete_ || too_many);
   uint64_t cursor = 0;  // sectors
   for (const auto& [start, end] : out_of_sync_.ranges()) {
+    if (too_many) break;
     if (m.runs_size() >= kMaxRunsPerFrame) {
       send(net::FrameType::kOutOfSync, m);
       m.clear_runs();
@@ -199,6 +206,7 @@ void Replicator::on_out_of_sync(const net::Frame& frame) {
   if (!oos_receiving_) {
     oos_receiving_ = true;
     oos_cursor_sectors_ = 0;
+    oos_set_ranges_ = 0;
   }
   // Validate the whole frame before marking anything.
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
@@ -220,7 +228,8 @@ void Replicator::on_out_of_sync(const net::Frame& frame) {
     cursor += gap + length;
   }
   oos_cursor_sectors_ = cursor;
-  if (m.incomplete()) {
+  oos_set_ranges_ += ranges.size();
+  if (m.incomplete() || oos_set_ranges_ > kMaxRangesPerSet) {
     // The peer cannot say what differs: everything does.
     ranges.clear();
     ranges.emplace_back(0, limit);
@@ -245,6 +254,7 @@ void Replicator::on_out_of_sync(const net::Frame& frame) {
   if (!m.last()) return;
   oos_receiving_ = false;
   oos_cursor_sectors_ = 0;
+  oos_set_ranges_ = 0;
   if (m.reply_requested()) {
     if (repl_ == ReplState::kSyncTarget) sync_total_ = out_of_sync_.total_bytes() + sync_done_;
     send_out_of_sync_set(false);

@@ -259,6 +259,36 @@ TEST(ReplicatorBitmapResync, MalformedSetsAreProtocolErrors) {
   EXPECT_THAT(h.a().closes[0].reason, HasSubstr("4098 runs"));
 }
 
+// A set more fragmented than the receiver accepts means "everything
+// differs": memory stays bounded whatever the peer sends.
+TEST(ReplicatorBitmapResync, OverlyFragmentedSetMeansEverything) {
+  constexpr uint64_t kSize = 320 * 1024 * 1024;
+  TwoNodeHarness h(config("mail01", 1, "mail02", 1024 * 1024),
+                   config("mail02", 2, "mail01", 1024 * 1024), kSize, 2);
+  synced_pair(h, kSize);
+  h.cut_link();
+  h.a().write_pattern(0, 4096, 1);
+  h.run_until_quiet();
+  h.establish();
+  // 129 frames of 2048 one-sector ranges: 264192 ranges, over the limit.
+  for (int f = 0; f < 129; ++f) {
+    proto::OutOfSync m;
+    for (int r = 0; r < 2048; ++r) {
+      m.add_runs(1);
+      m.add_runs(1);
+    }
+    m.set_last(f == 128);
+    h.a().core().on_frame(frame_of(net::FrameType::kOutOfSync, m));
+    h.drain();
+    ASSERT_TRUE(h.a().closes.empty()) << h.a().closes[0].reason;
+  }
+  EXPECT_EQ(h.a().status().out_of_sync_bytes, kSize);
+  EXPECT_LE(h.a().core().out_of_sync().ranges().size(), 1U);
+  h.run_until_quiet();
+  EXPECT_EQ(h.a().status().sync_bytes_sent, kSize);
+  expect_identical_and_clean(h);
+}
+
 // A full sync (primary --force) still copies everything and reports it.
 TEST(ReplicatorBitmapResync, ForcedPrimaryCopiesTheWholeDevice) {
   constexpr uint64_t kSize = 512 * 1024;
