@@ -191,9 +191,9 @@ Result<Device> parse_drbd_device(const std::vector<Argument>& args) {
     return d;
   }
   if (d.path.compare(0, numbered.size(), numbered) != 0) {
-    return make_error("device " + d.path +
-                      " must be a frontend (nbd, fuse, ublk), /dev/drbdN or /dev/drbd_NAME; " +
-                      usage);
+    return make_error(
+        "device " + d.path +
+        " must be nbd, /dev/drbdN or /dev/drbd_NAME (or another frontend: fuse, ublk); " + usage);
   }
   Result<uint32_t> from_name =
       parse_u32(d.path.substr(numbered.size()), 0, (1u << 20) - 1, "minor of " + d.path);

@@ -133,7 +133,8 @@ TEST(Device, ErrorsNameTheLineAndSayWhatToWrite) {
   EXPECT_THAT(load_error(with_device("ublk 1 2")), HasSubstr("at most one device number"));
   EXPECT_THAT(load_error(with_device("nbd loop")), HasSubstr("NBD listen address 'loop'"));
   EXPECT_THAT(load_error(with_device("/dev/vda")),
-              HasSubstr("must be a frontend (nbd, fuse, ublk)"));
+              HasSubstr("must be nbd, /dev/drbdN or /dev/drbd_NAME (or another frontend: fuse, "
+                        "ublk)"));
 }
 
 TEST(Device, OneHostCannotShareAFrontendBetweenResources) {

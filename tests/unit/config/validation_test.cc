@@ -308,13 +308,13 @@ TEST(Validation, MixingImplicitAndExplicitVolumes) {
 
 TEST(Validation, DeviceForms) {
   EXPECT_THAT(load_error(resource_with("  device /dev/mirror minor 1;")),
-              HasSubstr("must be a frontend (nbd, fuse, ublk), /dev/drbdN or /dev/drbd_NAME"));
+              HasSubstr("must be nbd, /dev/drbdN or /dev/drbd_NAME"));
   EXPECT_THAT(load_error(resource_with("  device /dev/drbd_mirror;")),
               HasSubstr("write device /dev/drbd_mirror minor N;"));
   EXPECT_THAT(load_error(resource_with("  device /dev/drbd5 minor 7;")),
               HasSubstr("has minor 5 in its name but minor 7 is given"));
   EXPECT_THAT(load_error(resource_with("  device minor 2000000;")), HasSubstr("out of range"));
-  EXPECT_THAT(load_error(resource_with("  device drbd0;")), HasSubstr("must be a frontend"));
+  EXPECT_THAT(load_error(resource_with("  device drbd0;")), HasSubstr("must be nbd"));
   EXPECT_THAT(load_error(resource_with("  device nbd minor 3;")),
               HasSubstr("device nbd takes no minor number"));
 }
