@@ -4,9 +4,11 @@
 // replicator_resync.cc.
 #include "core/replicator.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
+#include "core/generation_ids.h"
 #include "core/invariant.h"
 #include "core/replicator_wire.h"
 #include "peer.pb.h"
@@ -135,10 +137,8 @@ uint64_t Replicator::new_uuid() {
 // generation, so that a later connection can tell "the peer only missed
 // our writes" (peer current == our bitmap UUID) from "both sides wrote".
 void Replicator::rotate_for_divergence() {
-  if (role_ != Role::kPrimary || disk_ != DiskState::kUpToDate || md_.bitmap_uuid != 0) return;
-  md_.bitmap_uuid = md_.current_uuid;
-  md_.current_uuid = new_uuid();
-  persist_metadata();
+  if (role_ != Role::kPrimary || disk_ != DiskState::kUpToDate) return;
+  if (start_new_generation(md_, new_uuid(), true)) persist_metadata();
 }
 
 bool Replicator::local_usable() const {
@@ -146,7 +146,9 @@ bool Replicator::local_usable() const {
 }
 
 void Replicator::set_primary_indicator(bool primary) {
-  if (md_.primary == primary || !has_data(disk_)) return;
+  if (!has_data(disk_)) return;
+  const bool uuid_changed = core::set_primary_indicator(md_, primary);
+  if (md_.primary == primary && !uuid_changed) return;
   md_.primary = primary;
   persist_metadata();
 }
@@ -178,8 +180,14 @@ DiskState Replicator::advertised_disk() const {
 }
 
 DiskView Replicator::local_view() const {
-  return DiskView{advertised_disk(), md_.current_uuid, md_.bitmap_uuid,
-                  md_.history_uuids, crashed_primary_, config_.local_node_id};
+  DiskView v{advertised_disk(), md_.current_uuid, md_.bitmap_uuid,
+             md_.history_uuids, crashed_primary_, config_.local_node_id};
+  v.unclean = unclean_;
+  v.role = role_;
+  v.out_of_sync_bytes = out_of_sync_.total_bytes();
+  v.discard_my_data = discard_my_data_;
+  v.node_name = config_.local_node;
+  return v;
 }
 
 bool Replicator::winner_on_conflict() const {
@@ -211,8 +219,15 @@ void Replicator::send(net::FrameType type, const google::protobuf::MessageLite& 
   emit(SendFrame{type, 0, msg.SerializeAsString(), payload, payload_length});
 }
 
-void Replicator::send_node_state(bool overwrite_peer, bool sync_done) {
+void Replicator::send_node_state(bool overwrite_peer, bool sync_done, uint64_t sync_uuid,
+                                 bool request_sync) {
   if (!handshake_done_) return;
+  // The peer decides the sync direction from the first NodeState it gets,
+  // so this node decides from the same view of itself.
+  if (!have_peer_state_ && !handshake_view_sent_) {
+    handshake_view_ = local_view();
+    handshake_view_sent_ = true;
+  }
   proto::NodeState ns;
   ns.set_node_name(config_.local_node);
   ns.set_node_id(config_.local_node_id);
@@ -228,6 +243,13 @@ void Replicator::send_node_state(bool overwrite_peer, bool sync_done) {
   ns.set_sync_done(sync_done);
   ns.set_crashed_primary(crashed_primary_);
   ns.set_sync_paused(sync_paused_user_);
+  ns.set_unclean(unclean_);
+  ns.set_discard_my_data(discard_my_data_);
+  ns.set_out_of_sync_bytes(out_of_sync_.total_bytes());
+  ns.set_after_sb(packed_after_sb());
+  ns.set_discard_node(config_.discard_node);
+  ns.set_sync_uuid(sync_uuid);
+  ns.set_request_sync(request_sync);
   send(net::FrameType::kNodeState, ns);
 }
 
@@ -289,8 +311,21 @@ Result<void> Replicator::attach(const DiskInfo& disk) {
   note_state();
   md_ = disk.metadata;
   crashed_primary_ = md_.primary;  // attach happens as secondary
-  bitmap_complete_ = md_.bitmap_uuid == 0 && md_.consistent;
+  // Found set, the primary flag means the node stopped while primary.
+  unclean_ = disk.unclean || md_.primary;
   size_ = disk.size_bytes;
+  // The runtime's bitmap (and hot activity-log extents): already on disk,
+  // so no MarkOutOfSync actions. Ranges are widened to whole sectors.
+  for (const auto& [offset, length] : disk.out_of_sync) {
+    if (length == 0 || offset >= size_) continue;
+    const uint64_t begin = offset / kSectorBytes * kSectorBytes;
+    const uint64_t end =
+        std::min<uint64_t>(size_, (std::min<uint64_t>(offset + length, size_) + kSectorBytes - 1) /
+                                      kSectorBytes * kSectorBytes);
+    out_of_sync_.insert(begin, end - begin);
+  }
+  bitmap_complete_ =
+      (md_.bitmap_uuid == 0 && md_.consistent) || !disk.out_of_sync.empty() || disk.unclean;
   if (!md_.consistent) {
     set_disk(DiskState::kInconsistent);
   } else if (md_.up_to_date) {
@@ -302,7 +337,9 @@ Result<void> Replicator::attach(const DiskInfo& disk) {
   }
   if (have_peer_state_) {
     send_node_state();
-    if (repl_ == ReplState::kEstablished) apply_sync_verdict(decide_sync(local_view(), peer_view_));
+    if (repl_ == ReplState::kEstablished) {
+      apply_sync_verdict(decide_sync(local_view(), peer_view_, handshake_policy()));
+    }
   }
   pump();
   note_state();
@@ -394,7 +431,7 @@ Result<void> Replicator::promote(bool force, uint64_t uuid) {
     if (repl_ == ReplState::kSyncTarget) abort_sync();
     md_.history_uuids[1] = md_.history_uuids[0];
     md_.history_uuids[0] = md_.current_uuid;
-    md_.current_uuid = uuid != 0 ? uuid : new_uuid();
+    md_.current_uuid = with_role(uuid != 0 ? uuid : new_uuid(), true);
     md_.bitmap_uuid = 0;
     md_.consistent = true;
     md_.up_to_date = true;
@@ -404,9 +441,12 @@ Result<void> Replicator::promote(bool force, uint64_t uuid) {
     persist_metadata();
     role_ = Role::kPrimary;
     if (connected) {
-      const bool overwrite = has_data(peer_disk_);
-      send_node_state(overwrite);
-      if (overwrite) start_sync_source(true);
+      if (has_data(peer_disk_)) {
+        log_event(5, "handshake: full-sync-source (primary --force overwrites the peer)");
+        become_sync_source(true, true);
+      } else {
+        send_node_state();
+      }
     }
     pump();
     note_state();
@@ -448,12 +488,56 @@ Result<void> Replicator::demote() {
 
 Result<void> Replicator::invalidate() {
   begin_event();
-  return make_error("resource " + config_.resource + ": invalidate is not implemented yet");
+  const std::string res = "resource " + config_.resource;
+  auto refuse_invalidate = [&](const std::string& why) {
+    return make_error(res + ": cannot invalidate this node's data: " + why);
+  };
+  if (!has_data(disk_) || detaching_) return refuse_invalidate("no disk is attached");
+  if (conn_ != ConnState::kConnected || !have_peer_state_ || peer_disk_ != DiskState::kUpToDate) {
+    return refuse_invalidate("peer " + config_.peer_node +
+                             " is not connected with UpToDate data to copy from; connect it "
+                             "first");
+  }
+  if (repl_ != ReplState::kEstablished) {
+    return refuse_invalidate("a " + std::string(to_string(repl_)) +
+                             " is running; wait for it to finish");
+  }
+  if (role_ == Role::kPrimary && !writes_.empty()) {
+    return refuse_invalidate("application writes are in flight; retry when they finished");
+  }
+  log_event(5, "handshake: full-sync-target (invalidate)");
+  start_sync_target(true);
+  send_node_state(false, false, 0, true);
+  pump();
+  note_state();
+  return {};
 }
 
 Result<void> Replicator::invalidate_remote() {
   begin_event();
-  return make_error("resource " + config_.resource + ": invalidate-remote is not implemented yet");
+  const std::string res = "resource " + config_.resource;
+  auto refuse_invalidate = [&](const std::string& why) {
+    return make_error(res + ": cannot invalidate peer " + config_.peer_node + "'s data: " + why);
+  };
+  if (disk_ != DiskState::kUpToDate || detaching_) {
+    return refuse_invalidate("this node's disk is " + std::string(to_string(disk_)) +
+                             ", not UpToDate");
+  }
+  if (conn_ != ConnState::kConnected || !have_peer_state_ || !has_data(peer_disk_)) {
+    return refuse_invalidate("the peer is not connected with a disk; connect it first");
+  }
+  if (peer_role_ == Role::kPrimary) {
+    return refuse_invalidate("the peer is primary; demote it first");
+  }
+  if (repl_ != ReplState::kEstablished) {
+    return refuse_invalidate("a " + std::string(to_string(repl_)) +
+                             " is running; wait for it to finish");
+  }
+  log_event(5, "handshake: full-sync-source (invalidate-remote)");
+  become_sync_source(true, true);
+  pump();
+  note_state();
+  return {};
 }
 
 Result<void> Replicator::resume_io() {
@@ -503,6 +587,7 @@ void Replicator::on_connection_established(uint32_t protocol_version) {
   begin_event();
   if (conn_ != ConnState::kConnecting || handshake_done_) return;  // stale
   handshake_done_ = true;
+  handshake_view_sent_ = false;
   ++conn_gen_;
   protocol_version_ = protocol_version;
   have_peer_state_ = false;
@@ -510,13 +595,6 @@ void Replicator::on_connection_established(uint32_t protocol_version) {
   ping_seq_ = 0;
   ko_strikes_ = 0;
   acks_since_check_ = 0;
-  if (discard_my_data_ && has_data(disk_) && role_ != Role::kPrimary) {
-    set_disk(DiskState::kInconsistent);
-    md_.consistent = false;
-    md_.up_to_date = false;
-    persist_metadata();
-  }
-  discard_my_data_ = false;
   send_node_state();
   arm(TimerId::kPing, config_.ping_int_ms);
   note_state();
@@ -754,6 +832,12 @@ void Replicator::on_node_state(const net::Frame& frame) {
       return;
     }
   }
+  if (ns.after_sb() != packed_after_sb() || ns.discard_node() != config_.discard_node) {
+    refuse(peer_desc() + ": the split-brain policies differ (this node " + after_sb_text() +
+           ", the peer " + after_sb_text(ns.after_sb(), ns.discard_node().substr(0, 64)) +
+           "); configure the same after-sb-0pri, after-sb-1pri and after-sb-2pri on both hosts");
+    return;
+  }
   uint64_t uuids[2] = {0, 0};
   for (int i = 0; i < ns.history_uuids_size(); ++i) uuids[i] = ns.history_uuids(i);
 
@@ -769,6 +853,11 @@ void Replicator::on_node_state(const net::Frame& frame) {
   peer_view_ = DiskView{
       pdisk,       ns.current_uuid(), ns.bitmap_uuid(), {uuids[0], uuids[1]}, ns.crashed_primary(),
       ns.node_id()};
+  peer_view_.unclean = ns.unclean();
+  peer_view_.role = prole;
+  peer_view_.out_of_sync_bytes = ns.out_of_sync_bytes();
+  peer_view_.discard_my_data = ns.discard_my_data();
+  peer_view_.node_name = config_.peer_node;
   if (first) {
     conn_ = ConnState::kConnected;
     repl_ = ReplState::kEstablished;
@@ -782,43 +871,83 @@ void Replicator::on_node_state(const net::Frame& frame) {
              "but this node is primary; demote it and connect again");
       return;
     }
-    if (has_data(disk_) && !detaching_) start_sync_target(true);
+    if (has_data(disk_) && !detaching_) {
+      log_event(5,
+                "handshake: full-sync-target (the peer overwrites this node: primary --force "
+                "or invalidate-remote)");
+      start_sync_target(true);
+      adopt_sync_uuid(ns.sync_uuid());
+    }
     return;
   }
   if (ns.sync_done()) {
     on_sync_done_from_peer(ns);
+    // The target keeps its own role in the adopted generation's indicator;
+    // the sync also resolved an unclean stop.
+    if (repl_ == ReplState::kEstablished && disk_ == DiskState::kUpToDate) {
+      unclean_ = false;
+      if (core::set_primary_indicator(md_, role_ == Role::kPrimary)) persist_metadata();
+    }
+    return;
+  }
+  adopt_sync_uuid(ns.sync_uuid());
+  if (ns.request_sync()) {
+    if (repl_ == ReplState::kEstablished && disk_ == DiskState::kUpToDate && !detaching_ &&
+        has_data(peer_disk_)) {
+      log_event(5, "handshake: full-sync-source (the peer ran invalidate)");
+      become_sync_source(true, false);
+    } else {
+      protocol_error("the peer asked to be synchronized (invalidate), but this node is " +
+                     std::string(to_string(disk_)) + "/" + std::string(to_string(repl_)));
+    }
     return;
   }
   if (first) {
-    apply_sync_verdict(decide_sync(local_view(), peer_view_));
+    DiskView local = handshake_view_;
+    local.disk = advertised_disk();  // a disk lost meanwhile counts
+    apply_sync_verdict(decide_sync(local, peer_view_, handshake_policy()));
     return;
   }
   if (has_data(old_peer_disk) && !has_data(peer_disk_)) {
     if (repl_ == ReplState::kSyncSource || repl_ == ReplState::kSyncTarget) abort_sync();
     rotate_for_divergence();
   } else if (!has_data(old_peer_disk) && has_data(peer_disk_) && repl_ == ReplState::kEstablished) {
-    apply_sync_verdict(decide_sync(local_view(), peer_view_));
+    apply_sync_verdict(decide_sync(local_view(), peer_view_, handshake_policy()));
   } else if (repl_ == ReplState::kSyncTarget && peer_disk_ != DiskState::kUpToDate) {
     abort_sync();  // the source lost its data
   }
 }
 
 void Replicator::apply_sync_verdict(const SyncDecision& d) {
+  // connect --discard-my-data applies to one handshake.
+  discard_my_data_ = false;
+  log_event(d.verdict == SyncVerdict::kRefuse || d.split_brain ? 3 : 6,
+            "handshake: " + d.outcome + " (" + d.detail + ")");
+  if (d.split_brain) run_handler(Handler::kSplitBrain);
+  if (d.run_pri_lost_after_sb) run_handler(Handler::kPriLostAfterSb);
+  if (d.run_pri_lost) run_handler(Handler::kPriLost);
   switch (d.verdict) {
     case SyncVerdict::kRefuse:
-      refuse(peer_desc() + ": " + d.reason);
+      if (d.reconnect) {
+        close_connection(ConnState::kDisconnecting, peer_desc() + ": " + d.reason, true);
+      } else {
+        refuse(peer_desc() + ": " + d.reason);
+      }
       return;
     case SyncVerdict::kSource:
-      start_sync_source(sync_must_copy_everything());
+      unclean_ = false;
+      become_sync_source(d.full, false);
       return;
     case SyncVerdict::kTarget:
-      if (role_ == Role::kPrimary && disk_ != DiskState::kInconsistent) {
-        refuse(peer_desc() +
-               ": the peer's data is newer than this primary's; demote this node and connect "
-               "again to resynchronize it");
-        return;
+      if (d.demote_first) {
+        // call-pri-lost-after-sb: the decision required that writes were
+        // idle (HandshakePolicy::local_can_demote), so this cannot fail.
+        role_ = Role::kSecondary;
+        set_primary_indicator(false);
+        log_event(4, "gave up the primary role after losing the split brain");
       }
-      start_sync_target(sync_must_copy_everything());
+      unclean_ = false;
+      start_sync_target(d.full);
       return;
     case SyncVerdict::kAdoptUpToDate:
       set_disk(DiskState::kUpToDate);
@@ -831,6 +960,63 @@ void Replicator::apply_sync_verdict(const SyncDecision& d) {
     case SyncVerdict::kNoSync:
       return;
   }
+}
+
+void Replicator::become_sync_source(bool full, bool overwrite_peer) {
+  // The sync UUID is persisted before the peer can adopt it.
+  const uint64_t sync_uuid = begin_sync_as_source(md_, new_uuid());
+  persist_metadata();
+  send_node_state(overwrite_peer, false, sync_uuid);
+  start_sync_source(full);
+}
+
+void Replicator::adopt_sync_uuid(uint64_t sync_uuid) {
+  if (sync_uuid == 0 || repl_ != ReplState::kSyncTarget) return;
+  if (begin_sync_as_target(md_, sync_uuid, role_ == Role::kPrimary)) persist_metadata();
+}
+
+HandshakePolicy Replicator::handshake_policy() const {
+  HandshakePolicy p;
+  p.split_brain = SplitBrainPolicy{config_.after_sb_0pri, config_.after_sb_1pri,
+                                   config_.after_sb_2pri, config_.discard_node};
+  p.rr_conflict = config_.rr_conflict;
+  p.local_can_demote = writes_.empty() && flushes_.empty();
+  return p;
+}
+
+uint32_t Replicator::packed_after_sb() const {
+  return static_cast<uint32_t>(config_.after_sb_0pri) |
+         static_cast<uint32_t>(config_.after_sb_1pri) << 8 |
+         static_cast<uint32_t>(config_.after_sb_2pri) << 16;
+}
+
+std::string Replicator::after_sb_text() const {
+  return after_sb_text(packed_after_sb(), config_.discard_node);
+}
+
+std::string Replicator::after_sb_text(uint32_t packed, const std::string& discard_node) {
+  const auto p0 = packed & 0xFF;
+  const auto p1 = (packed >> 8) & 0xFF;
+  const auto p2 = (packed >> 16) & 0xFF;
+  auto name0 = p0 <= static_cast<uint32_t>(AfterSb0Pri::kDiscardNode)
+                   ? std::string(to_string(static_cast<AfterSb0Pri>(p0)))
+                   : "?";
+  if (p0 == static_cast<uint32_t>(AfterSb0Pri::kDiscardNode)) name0 += "-" + discard_node;
+  const auto name1 = p1 <= static_cast<uint32_t>(AfterSb1Pri::kCallPriLostAfterSb)
+                         ? std::string(to_string(static_cast<AfterSb1Pri>(p1)))
+                         : "?";
+  const auto name2 = p2 <= static_cast<uint32_t>(AfterSb2Pri::kCallPriLostAfterSb)
+                         ? std::string(to_string(static_cast<AfterSb2Pri>(p2)))
+                         : "?";
+  return "after-sb-0pri " + name0 + ", after-sb-1pri " + name1 + ", after-sb-2pri " + name2;
+}
+
+void Replicator::run_handler(Handler h) {
+  emit(RunHandler{next_handler_id_++, h});
+}
+
+void Replicator::log_event(int priority, std::string text) {
+  emit(LogEvent{priority, peer_desc() + ": " + text});
 }
 
 // ---------------------------------------------------------------- timers

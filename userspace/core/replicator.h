@@ -242,7 +242,8 @@ class Replicator {
   void cancel(TimerId t);
   void send(net::FrameType type, const google::protobuf::MessageLite& msg,
             const std::byte* payload = nullptr, uint32_t payload_length = 0);
-  void send_node_state(bool overwrite_peer = false, bool sync_done = false);
+  void send_node_state(bool overwrite_peer = false, bool sync_done = false, uint64_t sync_uuid = 0,
+                       bool request_sync = false);
   void pump();
 
   // ---- connection
@@ -252,6 +253,15 @@ class Replicator {
   void connection_cleanup();
   void on_node_state(const net::Frame& frame);
   void apply_sync_verdict(const SyncDecision& d);
+  // ---- sync handshake helpers (replicator.cc)
+  void become_sync_source(bool full, bool overwrite_peer);
+  void adopt_sync_uuid(uint64_t sync_uuid);
+  HandshakePolicy handshake_policy() const;
+  uint32_t packed_after_sb() const;
+  std::string after_sb_text() const;
+  static std::string after_sb_text(uint32_t packed, const std::string& discard_node);
+  void run_handler(Handler h);
+  void log_event(int priority, std::string text);
   void check_peer_state(const proto::NodeState& ns, bool first);
 
   // ---- data path (replicator_data.cc)
@@ -333,6 +343,8 @@ class Replicator {
   bool detaching_ = false;
   bool discard_my_data_ = false;
   bool crashed_primary_ = false;  // attached with md_.primary set; cleared by a sync
+  bool unclean_ = false;          // stopped uncleanly; cleared when a sync starts
+  uint64_t next_handler_id_ = 1;
   void set_primary_indicator(bool primary);
   uint64_t uuid_state_;
 
@@ -347,6 +359,9 @@ class Replicator {
   uint32_t peer_node_id_ = 0;
   bool peer_allow_two_primaries_ = false;
   DiskView peer_view_;
+  // This node as its first NodeState of the connection described it.
+  DiskView handshake_view_;
+  bool handshake_view_sent_ = false;
   uint64_t last_peer_epoch_ = 0;
 
   // Application requests and local I/O.

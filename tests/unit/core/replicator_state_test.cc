@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "core/generation_ids.h"
 #include "two_node_harness.h"
 
 namespace tandem::core::testing {
@@ -103,8 +104,9 @@ TEST(ReplicatorState, ForcedPrimarySyncsThePeerFully) {
   EXPECT_EQ(b.repl, ReplState::kEstablished);
   EXPECT_EQ(b.disk, DiskState::kUpToDate);
   EXPECT_EQ(a.peer_disk, DiskState::kUpToDate);
-  EXPECT_EQ(b.metadata.current_uuid, 0xABCDEFU);
-  EXPECT_EQ(p.h.b().metadata.current_uuid, 0xABCDEFU);
+  // The target adopts the generation with its own (secondary) role bit.
+  EXPECT_EQ(b.metadata.current_uuid, 0xABCDEEU);
+  EXPECT_EQ(p.h.b().metadata.current_uuid, 0xABCDEEU);
   EXPECT_EQ(a.sync_done_bytes, kDisk);
   EXPECT_EQ(b.sync_done_bytes, kDisk);
   EXPECT_TRUE(p.h.a().bitmap.empty());
@@ -312,7 +314,7 @@ TEST(ReplicatorState, DisconnectedWritesMarkOutOfSyncAndResyncOnReconnect) {
   EXPECT_EQ(p.h.a().disk, p.h.b().disk);
   EXPECT_TRUE(p.h.a().bitmap.empty());
   EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
-  EXPECT_EQ(p.h.b().metadata.current_uuid, p.h.a().metadata.current_uuid);
+  EXPECT_TRUE(same_generation(p.h.b().metadata.current_uuid, p.h.a().metadata.current_uuid));
   EXPECT_EQ(p.h.a().metadata.bitmap_uuid, 0U);
 }
 

@@ -1,82 +1,251 @@
-// The sync direction table (core/sync_decision.h).
+// The sync handshake table (core/sync_decision.h): every generation rule,
+// the disk-state rule, the unclean rule, split brain with and without
+// discard-my-data, unrelated data and rr-conflict. Every case is checked
+// from both nodes' side, which must give mirrored verdicts.
 #include "core/sync_decision.h"
 
 #include <gtest/gtest.h>
 
+#include "core/generation_ids.h"
+
 namespace tandem::core {
 namespace {
 
-DiskView view(DiskState d, uint64_t current, uint64_t bitmap = 0, uint64_t h0 = 0) {
-  return DiskView{d, current, bitmap, {h0, 0}};
+DiskView view(DiskState d, uint64_t current, uint64_t bitmap = 0, uint64_t h0 = 0,
+              uint64_t h1 = 0) {
+  DiskView v;
+  v.disk = d;
+  v.current_uuid = current;
+  v.bitmap_uuid = bitmap;
+  v.history_uuids = {h0, h1};
+  return v;
 }
 
-SyncVerdict verdict(const DiskView& l, const DiskView& p) {
-  return decide_sync(l, p).verdict;
+DiskView up(uint64_t current, uint64_t bitmap = 0, uint64_t h0 = 0, uint64_t h1 = 0) {
+  return view(DiskState::kUpToDate, current, bitmap, h0, h1);
 }
 
-TEST(SyncDecision, UpToDateAgainstInconsistentSyncsFromUpToDate) {
-  EXPECT_EQ(verdict(view(DiskState::kUpToDate, 1), view(DiskState::kInconsistent, 0)),
-            SyncVerdict::kSource);
-  EXPECT_EQ(verdict(view(DiskState::kInconsistent, 0), view(DiskState::kUpToDate, 1)),
-            SyncVerdict::kTarget);
+SyncVerdict mirror(SyncVerdict v) {
+  switch (v) {
+    case SyncVerdict::kSource:
+      return SyncVerdict::kTarget;
+    case SyncVerdict::kTarget:
+      return SyncVerdict::kSource;
+    default:
+      return v;
+  }
 }
 
-TEST(SyncDecision, EqualGenerationsNeedNoSync) {
-  EXPECT_EQ(verdict(view(DiskState::kUpToDate, 5), view(DiskState::kUpToDate, 5)),
-            SyncVerdict::kNoSync);
-  EXPECT_EQ(verdict(view(DiskState::kOutdated, 5), view(DiskState::kUpToDate, 5)),
-            SyncVerdict::kAdoptUpToDate);
-  EXPECT_EQ(verdict(view(DiskState::kUpToDate, 5), view(DiskState::kOutdated, 5)),
-            SyncVerdict::kNoSync);
+struct Row {
+  const char* name;
+  DiskView local;
+  DiskView peer;
+  SyncVerdict verdict;
+  bool full;
+  int rule;
+  const char* outcome;  // substring of SyncDecision::outcome
+};
+
+void name_nodes(DiskView& l, DiskView& p) {
+  l.node_name = "alpha";
+  l.node_id = 1;
+  p.node_name = "beta";
+  p.node_id = 2;
 }
 
-TEST(SyncDecision, CrashedPrimaryWithEqualGenerationIsTheSource) {
-  DiskView crashed = view(DiskState::kUpToDate, 5);
-  crashed.crashed_primary = true;
-  crashed.node_id = 2;
-  DiskView survivor = view(DiskState::kUpToDate, 5);
-  survivor.node_id = 1;
-  EXPECT_EQ(verdict(crashed, survivor), SyncVerdict::kSource);
-  EXPECT_EQ(verdict(survivor, crashed), SyncVerdict::kTarget);
-  // Both crashed (dual primary): the lower node id is the source, on both sides.
-  survivor.crashed_primary = true;
-  EXPECT_EQ(verdict(crashed, survivor), SyncVerdict::kTarget);
-  EXPECT_EQ(verdict(survivor, crashed), SyncVerdict::kSource);
-  // A survivor promoted meanwhile has a newer generation: generations decide.
-  DiskView promoted = view(DiskState::kUpToDate, 6, 5);
-  EXPECT_EQ(verdict(crashed, promoted), SyncVerdict::kTarget);
+TEST(SyncDecision, OutcomeTable) {
+  DiskView unclean = up(0x50);
+  unclean.unclean = true;
+  DiskView unclean_primary = unclean;
+  unclean_primary.crashed_primary = true;
+  DiskView inconsistent_synced = view(DiskState::kInconsistent, 0x70);
+  const std::vector<Row> rows = {
+      {"both never synced", view(DiskState::kInconsistent, 0), view(DiskState::kInconsistent, 0),
+       SyncVerdict::kNoSync, false, 0, "no-sync"},
+      {"fresh peer gets everything", up(0x50), view(DiskState::kInconsistent, 0),
+       SyncVerdict::kSource, true, 30, "full-sync-source"},
+      {"equal generations", up(0x50), up(0x51), SyncVerdict::kNoSync, false, 40, "no-sync"},
+      {"outdated peer of the same generation", up(0x50), view(DiskState::kOutdated, 0x50),
+       SyncVerdict::kNoSync, false, 40, "no-sync"},
+      {"peer only missed our writes", up(0x61, 0x51), up(0x50), SyncVerdict::kSource, false, 70,
+       "bitmap-sync-source"},
+      {"we only missed the peer's writes", up(0x50), up(0x61, 0x51), SyncVerdict::kTarget, false,
+       50, "bitmap-sync-target"},
+      {"peer is an older generation beyond the bitmap", up(0x70, 0, 0x60, 0x50),
+       view(DiskState::kOutdated, 0x50), SyncVerdict::kSource, true, 80, "full-sync-source"},
+      {"we are an older generation", view(DiskState::kOutdated, 0x60), up(0x70, 0, 0x60),
+       SyncVerdict::kTarget, true, 60, "full-sync-target"},
+      {"split brain, disconnect policy", up(0x71, 0x51), up(0x81, 0x50), SyncVerdict::kRefuse,
+       false, 90, "split-brain-unresolved"},
+      {"split brain from different generations", up(0x71, 0x61, 0x40), up(0x81, 0x91, 0x40),
+       SyncVerdict::kRefuse, false, 100, "split-brain-unresolved"},
+      {"unrelated data", up(0x70, 0, 0x60), up(0x80, 0, 0x90), SyncVerdict::kRefuse, false, 110,
+       "unrelated-data"},
+      {"inconsistent side of an interrupted sync: bitmap", inconsistent_synced, up(0x81, 0x70),
+       SyncVerdict::kTarget, false, 50, "bitmap-sync-target"},
+      {"inconsistent side with unrelated data: full", view(DiskState::kInconsistent, 0x33),
+       up(0x81), SyncVerdict::kTarget, true, 110, "full-sync-target"},
+      {"inconsistent against outdated waits", view(DiskState::kInconsistent, 0x33),
+       view(DiskState::kOutdated, 0x81), SyncVerdict::kNoSync, false, 110, "no-sync"},
+      {"a sync source whose target never adopted the sync UUID", up(0x51, 0x9990), up(0x50),
+       SyncVerdict::kSource, false, 35, "bitmap-sync-source"},
+      {"unclean node gets its hot extents back", unclean, up(0x50), SyncVerdict::kTarget, false, 41,
+       "bitmap-sync-target"},
+      {"both unclean: the one that was primary is the source", unclean_primary, unclean,
+       SyncVerdict::kSource, false, 42, "bitmap-sync-source"},
+      {"both unclean primaries: lower node id is the source", unclean_primary, unclean_primary,
+       SyncVerdict::kSource, false, 43, "bitmap-sync-source"},
+  };
+  for (const Row& r : rows) {
+    DiskView l = r.local;
+    DiskView p = r.peer;
+    name_nodes(l, p);
+    const SyncDecision d = decide_sync(l, p);
+    EXPECT_EQ(d.verdict, r.verdict) << r.name << ": " << d.outcome << " " << d.detail;
+    EXPECT_EQ(d.full, r.full) << r.name;
+    EXPECT_EQ(d.match.rule, r.rule) << r.name;
+    EXPECT_NE(d.outcome.find(r.outcome), std::string::npos) << r.name << ": " << d.outcome;
+    // The peer's side of the same handshake.
+    const SyncDecision m = decide_sync(p, l);
+    // The Outdated node of an equal generation takes over UpToDate.
+    const SyncVerdict expected = p.disk == DiskState::kOutdated && r.rule == 40
+                                     ? SyncVerdict::kAdoptUpToDate
+                                     : mirror(r.verdict);
+    EXPECT_EQ(m.verdict, expected) << r.name << " (mirrored): " << m.outcome;
+    EXPECT_EQ(m.full, r.full) << r.name << " (mirrored)";
+  }
 }
 
-TEST(SyncDecision, PeerThatOnlyMissedWritesIsSynced) {
-  // We diverged from generation 5 (bitmap 5, current 6); the peer is still at 5.
-  EXPECT_EQ(verdict(view(DiskState::kUpToDate, 6, 5), view(DiskState::kUpToDate, 5)),
-            SyncVerdict::kSource);
-  EXPECT_EQ(verdict(view(DiskState::kUpToDate, 5), view(DiskState::kUpToDate, 6, 5)),
-            SyncVerdict::kTarget);
-  EXPECT_EQ(verdict(view(DiskState::kUpToDate, 9, 0, 5), view(DiskState::kOutdated, 5)),
-            SyncVerdict::kSource);
+TEST(SyncDecision, LogDetailNamesBothNodesGenerations) {
+  DiskView l = up(0x71, 0x51);
+  DiskView p = up(0x81, 0x50);
+  name_nodes(l, p);
+  const SyncDecision d = decide_sync(l, p);
+  EXPECT_TRUE(d.split_brain);
+  EXPECT_NE(d.reason.find("split brain"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("0000000000000071:0000000000000051"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("0000000000000081:0000000000000050"), std::string::npos) << d.reason;
+  EXPECT_NE(d.detail.find("rule 90"), std::string::npos) << d.detail;
 }
 
-TEST(SyncDecision, BothDivergedIsRefusedAsSplitBrain) {
-  const SyncDecision d =
-      decide_sync(view(DiskState::kUpToDate, 6, 5), view(DiskState::kUpToDate, 7, 5));
+TEST(SyncDecision, SplitBrainIsResolvedByPolicyAsBitmapSync) {
+  DiskView l = up(0x71, 0x51);
+  DiskView p = up(0x81, 0x50);
+  name_nodes(l, p);
+  l.out_of_sync_bytes = 4096;
+  p.out_of_sync_bytes = 0;
+  HandshakePolicy pol;
+  pol.split_brain.after_sb_0pri = AfterSb0Pri::kDiscardZeroChanges;
+  const SyncDecision d = decide_sync(l, p, pol);
+  EXPECT_EQ(d.verdict, SyncVerdict::kSource);
+  EXPECT_FALSE(d.full);
+  EXPECT_TRUE(d.split_brain);  // the handler runs although the policy resolved it
+  EXPECT_NE(d.outcome.find("split-brain-auto-recovered"), std::string::npos) << d.outcome;
+  EXPECT_EQ(decide_sync(p, l, pol).verdict, SyncVerdict::kTarget);
+}
+
+TEST(SyncDecision, DiscardMyDataMakesTheVictimABitmapTarget) {
+  // Split brain needing a human.
+  DiskView l = up(0x71, 0x61, 0x40);
+  DiskView p = up(0x81, 0x91, 0x40);
+  name_nodes(l, p);
+  l.discard_my_data = true;
+  SyncDecision d = decide_sync(l, p);
+  EXPECT_EQ(d.verdict, SyncVerdict::kTarget);
+  EXPECT_FALSE(d.full);
+  EXPECT_FALSE(d.split_brain);  // resolved by the administrator: no split-brain handler
+  EXPECT_NE(d.outcome.find("split-brain-discard-my-data"), std::string::npos) << d.outcome;
+  EXPECT_EQ(decide_sync(p, l).verdict, SyncVerdict::kSource);
+  // The victim's generation is the newer one: still the target, bitmap-based.
+  DiskView newer = up(0x61, 0x51);
+  DiskView older = up(0x50);
+  name_nodes(newer, older);
+  newer.discard_my_data = true;
+  d = decide_sync(newer, older);
+  EXPECT_EQ(d.verdict, SyncVerdict::kTarget);
+  EXPECT_FALSE(d.full);
+  EXPECT_EQ(decide_sync(older, newer).verdict, SyncVerdict::kSource);
+  // Unrelated data: full sync.
+  DiskView u1 = up(0x70);
+  DiskView u2 = up(0x80);
+  name_nodes(u1, u2);
+  u2.discard_my_data = true;
+  d = decide_sync(u1, u2);
+  EXPECT_EQ(d.verdict, SyncVerdict::kSource);
+  EXPECT_TRUE(d.full);
+}
+
+TEST(SyncDecision, RrConflictWhenAPrimaryWouldBecomeTarget) {
+  const struct {
+    RrConflict policy;
+    SyncVerdict verdict;
+    bool reconnect;
+    bool pri_lost;
+  } rows[] = {
+      {RrConflict::kDisconnect, SyncVerdict::kRefuse, false, false},
+      {RrConflict::kRetryConnect, SyncVerdict::kRefuse, true, false},
+      {RrConflict::kCallPriLost, SyncVerdict::kRefuse, false, true},
+      {RrConflict::kViolently, SyncVerdict::kTarget, false, false},
+  };
+  for (const auto& r : rows) {
+    DiskView l = up(0x50);
+    DiskView p = up(0x61, 0x51);
+    name_nodes(l, p);
+    l.role = Role::kPrimary;
+    HandshakePolicy pol;
+    pol.rr_conflict = r.policy;
+    const SyncDecision d = decide_sync(l, p, pol);
+    EXPECT_EQ(d.verdict, r.verdict) << to_string(r.policy);
+    EXPECT_EQ(d.reconnect, r.reconnect) << to_string(r.policy);
+    EXPECT_EQ(d.run_pri_lost, r.pri_lost) << to_string(r.policy);
+    if (d.verdict == SyncVerdict::kRefuse) {
+      EXPECT_NE(d.reason.find("rr-conflict"), std::string::npos) << d.reason;
+    }
+    // An Inconsistent primary (reading from the peer) is synced regardless.
+    l.disk = DiskState::kInconsistent;
+    EXPECT_EQ(decide_sync(l, p, pol).verdict, SyncVerdict::kTarget) << to_string(r.policy);
+  }
+}
+
+TEST(SyncDecision, NothingMovesWithoutADisk) {
+  EXPECT_EQ(decide_sync(view(DiskState::kDiskless, 0), up(3)).verdict, SyncVerdict::kNoSync);
+  EXPECT_EQ(decide_sync(up(3), view(DiskState::kDiskless, 0)).verdict, SyncVerdict::kNoSync);
+}
+
+TEST(SyncDecision, AdoptsUpToDateFromThePeerOfTheSameGeneration) {
+  EXPECT_EQ(decide_sync(view(DiskState::kOutdated, 5), up(5)).verdict, SyncVerdict::kAdoptUpToDate);
+}
+
+TEST(SyncDecision, NewerGenerationOnAnOutdatedDiskIsRefused) {
+  const SyncDecision d = decide_sync(view(DiskState::kOutdated, 0x61, 0x51), up(0x50));
   EXPECT_EQ(d.verdict, SyncVerdict::kRefuse);
-  EXPECT_NE(d.reason.find("split brain"), std::string::npos);
-  EXPECT_NE(d.reason.find("0000000000000006"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("Outdated"), std::string::npos) << d.reason;
 }
 
-TEST(SyncDecision, UnrelatedDataIsRefused) {
-  EXPECT_EQ(verdict(view(DiskState::kUpToDate, 6), view(DiskState::kConsistent, 8)),
-            SyncVerdict::kRefuse);
-}
-
-TEST(SyncDecision, NothingMovesWithoutAnUpToDateSide) {
-  EXPECT_EQ(verdict(view(DiskState::kInconsistent, 0), view(DiskState::kInconsistent, 0)),
-            SyncVerdict::kNoSync);
-  EXPECT_EQ(verdict(view(DiskState::kInconsistent, 0), view(DiskState::kOutdated, 3)),
-            SyncVerdict::kNoSync);
-  EXPECT_EQ(verdict(view(DiskState::kDiskless, 0), view(DiskState::kUpToDate, 3)),
-            SyncVerdict::kNoSync);
+TEST(GenerationIds, PrimaryIndicatorIsIgnoredInComparisons) {
+  EXPECT_TRUE(same_generation(0x50, 0x51));
+  EXPECT_FALSE(same_generation(0x50, 0x52));
+  EXPECT_FALSE(same_generation(0, 0));
+  Metadata md;
+  md.current_uuid = 0x50;
+  EXPECT_TRUE(start_new_generation(md, 0x90, true));
+  EXPECT_EQ(md.bitmap_uuid, 0x50U);
+  EXPECT_EQ(md.current_uuid, 0x91U);
+  // Only at the first divergence.
+  EXPECT_FALSE(start_new_generation(md, 0xA0, true));
+  EXPECT_EQ(md.current_uuid, 0x91U);
+  EXPECT_TRUE(set_primary_indicator(md, false));
+  EXPECT_EQ(md.current_uuid, 0x90U);
+  // Sync UUIDs: the source's bitmap UUID moves on, the target adopts it.
+  const uint64_t sync = begin_sync_as_source(md, 0x1234);
+  EXPECT_EQ(sync, 0x50U + kSyncUuidStep);
+  Metadata target;
+  target.current_uuid = 0x50;
+  EXPECT_TRUE(begin_sync_as_target(target, sync, false));
+  EXPECT_EQ(target.current_uuid, sync);
+  Metadata fresh;
+  fresh.current_uuid = 0x90;
+  EXPECT_EQ(begin_sync_as_source(fresh, 0x1234), 0x1234U);
 }
 
 }  // namespace

@@ -1,0 +1,56 @@
+// Generation identifiers (the UUIDs in Metadata): how they change on role
+// changes, divergence and resync, and how two nodes' sets compare. Pure
+// functions; the Replicator calls them and persists the result
+// (PersistMetadata) before anything that depends on it.
+//
+// Bit 0 of a current UUID is the primary indicator: set while the node is
+// primary, so the bitmap UUID made from it at a divergence records whether
+// the node was primary when the nodes parted (after-sb-0pri
+// discard-younger-primary / discard-older-primary use it). Comparisons
+// ignore the bit.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/replication_types.h"
+
+namespace tandem::core {
+
+inline constexpr uint64_t kPrimaryIndicator = 1;
+// Added to the bitmap UUID at the start of a sync, so that the target can
+// adopt a UUID that names "synchronized from this source" (DRBD does the same).
+inline constexpr uint64_t kSyncUuidStep = uint64_t{1} << 48;
+
+// Same generation, ignoring the primary indicator; 0 matches nothing.
+inline bool same_generation(uint64_t a, uint64_t b) {
+  return a != 0 && b != 0 && (a | kPrimaryIndicator) == (b | kPrimaryIndicator);
+}
+
+inline uint64_t with_role(uint64_t uuid, bool primary) {
+  if (uuid == 0) return 0;
+  return primary ? (uuid | kPrimaryIndicator) : (uuid & ~kPrimaryIndicator);
+}
+
+// The node's writes stop reaching the peer: `bitmap := current`,
+// `current := fresh`. Only at the first divergence (bitmap UUID 0); returns
+// whether anything changed.
+bool start_new_generation(Metadata& md, uint64_t fresh, bool primary);
+
+// Role change: the primary indicator of the current UUID follows the role.
+bool set_primary_indicator(Metadata& md, bool primary);
+
+// Start of a sync as source: the bitmap UUID becomes the sync UUID (bitmap +
+// kSyncUuidStep, or `fresh` when there was none). Returns the sync UUID.
+uint64_t begin_sync_as_source(Metadata& md, uint64_t fresh);
+
+// Start of a sync as target: current := the source's sync UUID, bitmap := 0.
+// An interrupted sync then resumes bitmap-based (current == source's bitmap).
+bool begin_sync_as_target(Metadata& md, uint64_t sync_uuid, bool primary);
+
+// "current:bitmap:history0:history1" in hex, for log lines.
+std::string format_generations(const Metadata& md);
+std::string format_generations(uint64_t current, uint64_t bitmap, uint64_t history0,
+                               uint64_t history1);
+
+}  // namespace tandem::core
