@@ -15,49 +15,61 @@
 #   disconnect:  split brain logged, no connection, each disk keeps its own
 # The split-brain handler must have run on both nodes in every row.
 #
-# Row fields: after-sb-0pri after-sb-1pri after-sb-2pri | n2 primary before
-# the split (dual) | n2 promoted during the split | W1 W2 (MiB) | roles at
-# the heal (PP, PS: n1 primary, SS) | expected (n1, n2, disconnect) |
+# Row fields: after-sb-0pri after-sb-1pri after-sb-2pri rr-conflict | n2
+# primary before the split (dual) | n2 promoted during the split | W1 W2
+# (MiB) | roles at the heal (PP, PS: n1 primary, SS) | expected (n1, n2,
+# disconnect, retry: refused until n1 is demoted, then n2 survives) |
 # manual victim (after a disconnect: connect --discard-my-data there).
+# An after-sb-0pri value "A/B" gives n1 the value A and n2 the value B.
+#
+# As in DRBD, a policy that makes a current primary the sync target is
+# then subject to rr-conflict: the violently-as0p rows set rr-conflict
+# violently, and the rr-* rows try each rr-conflict value on that case.
 source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 
 row() {
   case "$1" in
     # after-sb-2pri (both primary at the heal; issue 7's dual-primary rows)
-    sb2-disconnect) echo "disconnect disconnect disconnect yes no 4 1 PP disconnect -" ;;
-    sb2-violently-as0p) echo "discard-least-changes disconnect violently-as0p yes no 4 1 PP n1 -" ;;
-    sb2-call-pri-lost-after-sb) echo "discard-least-changes disconnect call-pri-lost-after-sb yes no 4 1 PP n1 -" ;;
+    sb2-disconnect) echo "disconnect disconnect disconnect disconnect yes no 4 1 PP disconnect -" ;;
+    sb2-violently-as0p) echo "discard-least-changes disconnect violently-as0p violently yes no 4 1 PP n1 -" ;;
+    sb2-call-pri-lost-after-sb) echo "discard-least-changes disconnect call-pri-lost-after-sb disconnect yes no 4 1 PP n1 -" ;;
     # after-sb-0pri (both secondary at the heal)
-    sb0-disconnect) echo "disconnect disconnect disconnect yes no 4 1 SS disconnect -" ;;
-    sb0-discard-zero-changes) echo "discard-zero-changes disconnect disconnect yes no 4 0 SS n1 -" ;;
-    sb0-discard-zero-changes-both) echo "discard-zero-changes disconnect disconnect yes no 4 1 SS disconnect -" ;;
-    sb0-discard-younger-primary) echo "discard-younger-primary disconnect disconnect no yes 1 4 SS n1 -" ;;
-    sb0-discard-older-primary) echo "discard-older-primary disconnect disconnect no yes 4 1 SS n2 -" ;;
-    sb0-discard-least-changes) echo "discard-least-changes disconnect disconnect yes no 1 4 SS n2 -" ;;
-    sb0-discard-node-n1) echo "discard-node-n1 disconnect disconnect yes no 4 1 SS n2 -" ;;
+    sb0-disconnect) echo "disconnect disconnect disconnect disconnect yes no 4 1 SS disconnect -" ;;
+    sb0-discard-zero-changes) echo "discard-zero-changes disconnect disconnect disconnect yes no 4 0 SS n1 -" ;;
+    sb0-discard-zero-changes-both) echo "discard-zero-changes disconnect disconnect disconnect yes no 4 1 SS disconnect -" ;;
+    sb0-discard-younger-primary) echo "discard-younger-primary disconnect disconnect disconnect no yes 1 4 SS n1 -" ;;
+    sb0-discard-older-primary) echo "discard-older-primary disconnect disconnect disconnect no yes 4 1 SS n2 -" ;;
+    sb0-discard-least-changes) echo "discard-least-changes disconnect disconnect disconnect yes no 1 4 SS n2 -" ;;
+    sb0-discard-node-n1) echo "discard-node-n1 disconnect disconnect disconnect yes no 4 1 SS n2 -" ;;
+    sb0-discard-local-remote) echo "discard-local/discard-remote disconnect disconnect disconnect yes no 4 1 SS n2 -" ;;
     # after-sb-1pri (n1 primary, n2 secondary at the heal)
-    sb1-disconnect) echo "discard-least-changes disconnect disconnect no yes 4 1 PS disconnect -" ;;
-    sb1-consensus) echo "discard-least-changes consensus disconnect no yes 4 1 PS n1 -" ;;
-    sb1-consensus-disagree) echo "discard-least-changes consensus disconnect no yes 1 4 PS disconnect -" ;;
-    sb1-violently-as0p) echo "discard-least-changes violently-as0p disconnect no yes 1 4 PS n2 -" ;;
-    sb1-discard-secondary) echo "discard-least-changes discard-secondary disconnect no yes 1 4 PS n1 -" ;;
-    sb1-call-pri-lost-after-sb) echo "discard-least-changes call-pri-lost-after-sb disconnect no yes 1 4 PS n2 -" ;;
+    sb1-disconnect) echo "discard-least-changes disconnect disconnect disconnect no yes 4 1 PS disconnect -" ;;
+    sb1-consensus) echo "discard-least-changes consensus disconnect disconnect no yes 4 1 PS n1 -" ;;
+    sb1-consensus-disagree) echo "discard-least-changes consensus disconnect disconnect no yes 1 4 PS disconnect -" ;;
+    sb1-violently-as0p) echo "discard-least-changes violently-as0p disconnect violently no yes 1 4 PS n2 -" ;;
+    sb1-discard-secondary) echo "discard-least-changes discard-secondary disconnect disconnect no yes 1 4 PS n1 -" ;;
+    sb1-call-pri-lost-after-sb) echo "discard-least-changes call-pri-lost-after-sb disconnect disconnect no yes 1 4 PS n2 -" ;;
+    # rr-conflict: the primary n1 would become sync target
+    rr-disconnect) echo "discard-least-changes violently-as0p disconnect disconnect no yes 1 4 PS disconnect -" ;;
+    rr-call-pri-lost) echo "discard-least-changes violently-as0p disconnect call-pri-lost no yes 1 4 PS disconnect -" ;;
+    rr-retry-connect) echo "discard-least-changes violently-as0p disconnect retry-connect no yes 1 4 PS retry -" ;;
     # split brain that needs a human: connect --discard-my-data on the victim
-    manual-discard-my-data) echo "disconnect disconnect disconnect yes no 4 1 SS disconnect n2" ;;
+    manual-discard-my-data) echo "disconnect disconnect disconnect disconnect yes no 4 1 SS disconnect n2" ;;
     *) return 1 ;;
   esac
 }
 
 fields=$(row "$SCENARIO") || lab_fail "unknown scenario $SCENARIO"
-read -r P0 P1 P2 DUAL PROMOTE_DURING W1 W2 HEAL EXPECT MANUAL <<< "$fields"
-echo "row $SCENARIO: after-sb-0pri $P0, after-sb-1pri $P1, after-sb-2pri $P2, dual $DUAL," \
+read -r P0 P1 P2 RR DUAL PROMOTE_DURING W1 W2 HEAL EXPECT MANUAL <<< "$fields"
+echo "row $SCENARIO: after-sb-0pri $P0, after-sb-1pri $P1, after-sb-2pri $P2, rr-conflict $RR, dual $DUAL," \
   "n2 promoted during the split $PROMOTE_DURING, writes n1 ${W1}M n2 ${W2}M, heal $HEAL, expect $EXPECT"
 
 MIB=$((1 << 20))
 A=$((8 * MIB)) B=$((24 * MIB)) S=$((40 * MIB))
 handler="$LAB_DIR/handler.sh"
-export LAB_NET_EXTRA="allow-two-primaries yes; after-sb-0pri $P0; after-sb-1pri $P1; after-sb-2pri $P2;"
-export LAB_HANDLERS="split-brain \"$handler @NODE@ split-brain\"; pri-lost-after-sb \"$handler @NODE@ pri-lost-after-sb\";"
+export LAB_NET_EXTRA="allow-two-primaries yes; after-sb-1pri $P1; after-sb-2pri $P2; rr-conflict $RR;"
+export LAB_NET_EXTRA_n1="after-sb-0pri ${P0%/*};" LAB_NET_EXTRA_n2="after-sb-0pri ${P0#*/};"
+export LAB_HANDLERS="split-brain \"$handler @NODE@ split-brain\"; pri-lost-after-sb \"$handler @NODE@ pri-lost-after-sb\"; pri-lost \"$handler @NODE@ pri-lost\";"
 lab_up_net 2
 cat > "$handler" << HANDLER
 #!/bin/sh
@@ -131,6 +143,16 @@ resolved_to() {  # resolved_to I: both disks hold host nI's data
 }
 
 case "$EXPECT" in
+  retry)
+    # rr-conflict retry-connect: no connection while n1 is primary, then
+    # the retried connection resynchronizes the demoted n1 from n2.
+    sleep 4
+    [ "$(lab_field 1 connection)" != Connected ] || lab_fail "n1 connected as a primary sync target"
+    [ "$(lab_field 1 connection)" != StandAlone ] || lab_fail "n1 stopped retrying (StandAlone)"
+    own_data 1 || lab_fail "n1's data changed while it was primary"
+    lab_adm 1 secondary r0
+    resolved_to 2
+    ;;
   n1 | n2)
     resolved_to "${EXPECT#n}"
     victim=$([ "$EXPECT" = n1 ] && echo 2 || echo 1)
@@ -170,6 +192,9 @@ for i in 1 2; do
     lab_fail "the split-brain handler did not run on n$i"
 done
 case "$SCENARIO" in
+  rr-call-pri-lost)
+    grep -q "^n1 pri-lost" "$LAB_DIR/handlers.log" || lab_fail "the pri-lost handler did not run on the primary n1"
+    ;;
   *call-pri-lost-after-sb)
     grep -q "pri-lost-after-sb" "$LAB_DIR/handlers.log" || [ "$(lab_field "$victim" role)" = Secondary ] ||
       lab_fail "the losing primary n$victim neither ran pri-lost-after-sb nor gave up the primary role"
