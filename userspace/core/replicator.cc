@@ -459,8 +459,10 @@ Result<void> Replicator::promote(bool force, uint64_t uuid) {
         "); use primary --force to declare this node's data up to date");
   }
   role_ = Role::kPrimary;
-  set_primary_indicator(true);
+  // The new generation first: its bitmap UUID keeps the primary indicator
+  // of the generation the nodes shared (discard-younger/older-primary).
   if (!peer_gets_writes()) rotate_for_divergence();
+  set_primary_indicator(true);
   send_node_state();
   note_state();
   return {};

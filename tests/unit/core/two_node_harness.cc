@@ -90,6 +90,11 @@ TwoNodeHarness::TwoNodeHarness(ReplicatorConfig a, ReplicatorConfig b, uint64_t 
 
 void TwoNodeHarness::drain() {
   for (int guard = 0; guard < 1000; ++guard) {
+    for (auto& n : nodes_) {
+      std::vector<std::pair<uint64_t, int>> done;
+      done.swap(n->finished_handlers);
+      for (const auto& [id, code] : done) n->core_.on_handler_done(id, code);
+    }
     if (!nodes_[0]->core_.has_actions() && !nodes_[1]->core_.has_actions()) return;
     drain_node(0);
     drain_node(1);
@@ -147,10 +152,21 @@ void TwoNodeHarness::drain_node(int i) {
               link_up_ = false;
               channel_[0].clear();
               channel_[1].clear();
-              nodes_[1 - i]->core_.on_connection_lost("connection reset by peer");
+              if (exchanging_) {
+                lost_after_exchange_[1 - i] = true;
+              } else {
+                nodes_[1 - i]->core_.on_connection_lost("connection reset by peer");
+              }
             }
           } else if constexpr (std::is_same_v<T, StateChanged>) {
             n.state_log.push_back(a.what);
+          } else if constexpr (std::is_same_v<T, RunHandler>) {
+            // The handler "runs" at once; its end is reported after this batch.
+            n.handlers.push_back(a);
+            n.finished_handlers.emplace_back(
+                a.handler_id, n.handler_exit ? n.handler_exit(a.handler) : kHandlerNotConfigured);
+          } else if constexpr (std::is_same_v<T, LogEvent>) {
+            n.events.push_back(a.text);
           }
         },
         action);
@@ -171,10 +187,32 @@ void TwoNodeHarness::establish() {
   nodes_[0]->core_.on_connection_established(1);
   nodes_[1]->core_.on_connection_established(1);
   drain();
-  // Each side's first frame is its NodeState: exchange them so that both
-  // have decided roles and sync direction when this returns.
-  deliver_one(0);
-  deliver_one(1);
+  // Each side's first frame is its NodeState. Both are in flight at once,
+  // so each node reads the other's even when the first to decide refuses
+  // and closes the connection.
+  std::vector<std::byte> first[2];
+  for (int i = 0; i < 2; ++i) {
+    if (channel_[i].empty()) continue;
+    first[i] = std::move(channel_[i].front());
+    channel_[i].pop_front();
+  }
+  exchanging_ = true;
+  lost_after_exchange_[0] = lost_after_exchange_[1] = false;
+  for (int i = 0; i < 2; ++i) {
+    if (first[i].empty()) continue;
+    net::FrameDecoder dec;
+    dec.feed(first[i]);
+    auto r = dec.next();
+    EXPECT_TRUE(r.ok() && r->has_value());
+    if (!r.ok() || !r->has_value()) continue;
+    nodes_[1 - i]->core_.on_frame(std::move(**r));
+    drain();
+  }
+  exchanging_ = false;
+  for (int i = 0; i < 2; ++i) {
+    if (lost_after_exchange_[i]) nodes_[i]->core_.on_connection_lost("connection reset by peer");
+  }
+  drain();
 }
 
 void TwoNodeHarness::cut_link() {

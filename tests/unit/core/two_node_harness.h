@@ -64,12 +64,17 @@ class SimNode {
   std::vector<bool> timer_armed = std::vector<bool>(kTimerCount, false);
   std::vector<SubmitIo> submitted;         // every I/O ever submitted (for FUA checks)
   std::vector<uint64_t> completion_order;  // request ids as they completed
+  std::vector<RunHandler> handlers;        // every handler the core asked to run
+  std::vector<std::string> events;         // LogEvent texts
+  // Exit status the harness reports for a handler (default: not configured).
+  std::function<int(Handler)> handler_exit;
   // Returns the errno a local I/O completes with (default: 0).
   std::function<int(const SubmitIo&)> io_result;
 
  private:
   friend class TwoNodeHarness;
   Replicator core_;
+  std::vector<std::pair<uint64_t, int>> finished_handlers;  // reported at the next drain()
   std::map<uint64_t, AppRequest> requests_;
   uint64_t next_request_ = 1;
 };
@@ -115,6 +120,8 @@ class TwoNodeHarness {
   std::unique_ptr<SimNode> nodes_[2];
   std::deque<std::vector<std::byte>> channel_[2];  // encoded frames sent by node i
   bool link_up_ = false;
+  bool exchanging_ = false;  // establish(): the first NodeStates are both in flight
+  bool lost_after_exchange_[2] = {false, false};
   std::mt19937_64 rng_;
   std::vector<Action> scratch_;
 };
