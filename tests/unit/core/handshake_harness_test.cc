@@ -1,0 +1,194 @@
+// The sync handshake end to end on two cores: discard-my-data, invalidate,
+// invalidate-remote, unrelated data, the unclean rule, an interrupted sync
+// resuming from its sync UUID, and the LogEvent every outcome produces.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/generation_ids.h"
+#include "two_node_harness.h"
+
+namespace tandem::core::testing {
+namespace {
+
+constexpr uint64_t kDisk = 256 * 1024;
+constexpr uint32_t kBlock = 4096;
+
+bool logged(const SimNode& n, const std::string& what) {
+  for (const auto& e : n.events) {
+    if (e.find(what) != std::string::npos) return true;
+  }
+  return false;
+}
+
+std::string events(const SimNode& n) {
+  std::string s;
+  for (const auto& e : n.events) s += "\n  " + e;
+  return s;
+}
+
+struct Pair {
+  Pair() : h(make_config("mail01", 1, "mail02"), make_config("mail02", 2, "mail01"), kDisk) {}
+  void attach_both(const Metadata& a, const Metadata& b) {
+    ASSERT_TRUE(h.a().core().attach(DiskInfo{kDisk, a}).ok());
+    ASSERT_TRUE(h.b().core().attach(DiskInfo{kDisk, b}).ok());
+  }
+  TwoNodeHarness h;
+};
+
+void scribble(std::vector<std::byte>& disk, uint64_t offset, uint32_t length, uint8_t seed) {
+  for (uint32_t i = 0; i < length; ++i)
+    disk[offset + i] = std::byte{static_cast<uint8_t>(seed + i)};
+}
+
+TEST(HandshakeHarness, DiscardMyDataResolvesASplitBrainWithABitmapSync) {
+  Pair p;
+  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
+  p.h.connect_both();
+  ASSERT_TRUE(p.h.a().core().promote().ok());
+  p.h.cut_link();
+  p.h.a().write_pattern(0, kBlock, 1);
+  ASSERT_TRUE(p.h.b().core().promote().ok());
+  p.h.b().write_pattern(4 * kBlock, 2 * kBlock, 2);
+  p.h.run_until_quiet();
+  ASSERT_TRUE(p.h.b().core().demote().ok());
+  p.h.establish();
+  p.h.run_until_quiet();
+  ASSERT_EQ(p.h.a().status().conn, ConnState::kStandAlone);
+  ASSERT_EQ(p.h.b().status().conn, ConnState::kStandAlone);
+  EXPECT_TRUE(logged(p.h.a(), "handshake: split-brain-unresolved")) << events(p.h.a());
+  const std::vector<std::byte> survivor = p.h.a().disk;
+
+  ASSERT_TRUE(p.h.b().core().connect(true).ok());
+  ASSERT_TRUE(p.h.a().core().connect().ok());
+  p.h.establish();
+  p.h.run_until_quiet();
+  EXPECT_TRUE(logged(p.h.b(), "split-brain-discard-my-data, bitmap-sync-target"))
+      << events(p.h.b());
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.a().disk, survivor);
+  EXPECT_EQ(p.h.b().disk, survivor);
+  EXPECT_EQ(p.h.a().status().sync_bytes_sent, 3U * kBlock);  // both nodes' changes, no more
+}
+
+TEST(HandshakeHarness, InvalidateCopiesEverythingFromThePeer) {
+  Pair p;
+  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
+  p.h.connect_both();
+  p.h.run_until_quiet();
+  scribble(p.h.b().disk, 12288, 512, 9);  // damage only invalidate can repair
+  ASSERT_TRUE(p.h.b().core().invalidate().ok());
+  p.h.run_until_quiet();
+  EXPECT_TRUE(logged(p.h.b(), "handshake: full-sync-target (invalidate)")) << events(p.h.b());
+  EXPECT_TRUE(logged(p.h.a(), "handshake: full-sync-source (the peer ran invalidate)"));
+  EXPECT_EQ(p.h.a().status().sync_bytes_sent, kDisk);
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.a().disk, p.h.b().disk);
+  EXPECT_TRUE(same_generation(p.h.a().metadata.current_uuid, p.h.b().metadata.current_uuid));
+}
+
+TEST(HandshakeHarness, InvalidateRemoteOverwritesThePeer) {
+  Pair p;
+  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
+  p.h.connect_both();
+  p.h.run_until_quiet();
+  scribble(p.h.b().disk, 0, 4096, 3);
+  ASSERT_TRUE(p.h.a().core().invalidate_remote().ok());
+  p.h.run_until_quiet();
+  EXPECT_EQ(p.h.a().status().sync_bytes_sent, kDisk);
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.a().disk, p.h.b().disk);
+}
+
+TEST(HandshakeHarness, InvalidateNeedsAnUpToDatePeer) {
+  Pair p;
+  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
+  const auto r = p.h.b().core().invalidate();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("mail01"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(p.h.a().core().invalidate_remote().ok());
+}
+
+TEST(HandshakeHarness, UnrelatedDataIsRefusedOnBothNodes) {
+  Pair p;
+  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x80));
+  p.h.connect_both();
+  p.h.run_until_quiet();
+  EXPECT_EQ(p.h.a().status().conn, ConnState::kStandAlone);
+  EXPECT_EQ(p.h.b().status().conn, ConnState::kStandAlone);
+  EXPECT_NE(p.h.first_close_reason().find("unrelated data"), std::string::npos)
+      << p.h.first_close_reason();
+  EXPECT_TRUE(logged(p.h.a(), "handshake: unrelated-data")) << events(p.h.a());
+  EXPECT_TRUE(logged(p.h.b(), "handshake: unrelated-data"));
+}
+
+TEST(HandshakeHarness, UncleanNodeGetsItsHotExtentsBackAndNothingElse) {
+  Pair p;
+  scribble(p.h.b().disk, 8192, kBlock, 5);  // a write the peer never got, lost acknowledgement
+  ASSERT_TRUE(p.h.a().core().attach(DiskInfo{kDisk, uptodate_metadata(0x40)}).ok());
+  DiskInfo unclean{kDisk, uptodate_metadata(0x40)};
+  unclean.unclean = true;
+  unclean.out_of_sync = {{8192, kBlock}};
+  ASSERT_TRUE(p.h.b().core().attach(unclean).ok());
+  p.h.connect_both();
+  p.h.run_until_quiet();
+  EXPECT_TRUE(logged(p.h.b(), "handshake: bitmap-sync-target (rule 41")) << events(p.h.b());
+  EXPECT_EQ(p.h.a().status().sync_bytes_sent, kBlock);
+  EXPECT_EQ(p.h.a().disk, p.h.b().disk);
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+}
+
+TEST(HandshakeHarness, InterruptedSyncResumesFromItsSyncUuid) {
+  Pair p;
+  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
+  p.h.connect_both();
+  ASSERT_TRUE(p.h.a().core().promote().ok());
+  p.h.cut_link();
+  for (int i = 0; i < 16; ++i)
+    p.h.a().write_pattern(static_cast<uint64_t>(i) * kBlock * 3, kBlock, 7);
+  p.h.run_until_quiet();
+  p.h.establish();
+  // The sync has started: the target adopted the source's sync UUID.
+  ASSERT_EQ(p.h.b().status().repl, ReplState::kSyncTarget);
+  for (int i = 0; i < 6; ++i) p.h.step();
+  const uint64_t sync_uuid = p.h.a().metadata.bitmap_uuid;
+  EXPECT_TRUE(same_generation(p.h.b().metadata.current_uuid, sync_uuid));
+  p.h.cut_link();
+  p.h.a().write_pattern(200 * 1024, kBlock, 8);  // more while apart again
+  p.h.run_until_quiet();
+  p.h.establish();
+  EXPECT_TRUE(logged(p.h.b(), "bitmap-sync-target (rule 50")) << events(p.h.b());
+  p.h.run_until_quiet();
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.a().disk, p.h.b().disk);
+  EXPECT_EQ(p.h.a().metadata.bitmap_uuid, 0U);
+  EXPECT_TRUE(same_generation(p.h.a().metadata.current_uuid, p.h.b().metadata.current_uuid));
+}
+
+TEST(HandshakeHarness, EveryOutcomeIsLoggedWithBothGenerations) {
+  Pair p;
+  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
+  p.h.connect_both();
+  ASSERT_TRUE(p.h.a().core().promote().ok());
+  p.h.cut_link();
+  p.h.a().write_pattern(0, kBlock, 1);
+  p.h.run_until_quiet();
+  p.h.establish();
+  p.h.run_until_quiet();
+  const std::string a_gen = format_generations(p.h.a().metadata);
+  ASSERT_FALSE(p.h.b().events.empty());
+  bool found = false;
+  for (const auto& e : p.h.b().events) {
+    if (e.find("handshake: bitmap-sync-target") == std::string::npos) continue;
+    found = true;
+    EXPECT_NE(e.find("resource r0, peer mail01"), std::string::npos) << e;
+    EXPECT_NE(e.find("this node UpToDate Secondary generations 0000000000000040:"),
+              std::string::npos)
+        << e;
+    EXPECT_NE(e.find("peer UpToDate Primary generations"), std::string::npos) << e;
+  }
+  EXPECT_TRUE(found) << events(p.h.b());
+}
+
+}  // namespace
+}  // namespace tandem::core::testing
