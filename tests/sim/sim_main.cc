@@ -6,12 +6,15 @@
 //                    letting the seed choose
 //   --break-ack      negative control (see simulation.h); with --expect-failure-within N
 //                    the program succeeds only if a seed of the range fails
+//   --break-activity-log  negative control: writes bypass the activity log
 //   --crash-busy-primary  power cuts also hit a primary with writes in flight
 //   --demote-busy-primary demote a primary whose application has requests in flight
 //   --attach-on-primary   re-attach a failed disk while the node is primary
 //   --strict-protocol-b  protocol B: data that reached the secondary must be written there
 //   --connect-while-down  a node taken down may connect and be promoted while diskless
 //   --crash-primary-in-metadata-write  power cuts during a primary's metadata write
+//   --invalidate-anytime  invalidate/invalidate-remote also over a partitioned or stalled link
+//   --promote-during-handshake  promote while the connection is being set up
 //   --volatile-cache disks lose completed but unflushed writes on a power cut
 //   --check-determinism  run every seed twice and compare the trace hashes
 //   --keep-going     report every failing seed of the range, not only the first
@@ -31,10 +34,11 @@ void usage() {
       stderr,
       "usage: tandem-sim [--seed N | --seeds FIRST:COUNT | --duration SECONDS]\n"
       "                  [--steps M] [--nodes 2] [--mode a|b|c|dual|any] [--trace]\n"
-      "                  [--break-ack]\n"
+      "                  [--break-ack] [--break-activity-log]\n"
       "                  [--volatile-cache] [--crash-busy-primary] [--demote-busy-primary]\n"
       "                  [--attach-on-primary] [--strict-protocol-b] [--connect-while-down]\n"
-      "                  [--crash-primary-in-metadata-write]\n"
+      "                  [--crash-primary-in-metadata-write] [--invalidate-anytime]\n"
+      "                  [--promote-during-handshake]\n"
       "                  [--check-determinism] [--keep-going]\n"
       "                  [--expect-failure-within N]\n");
 }
@@ -117,6 +121,8 @@ int main(int argc, char** argv) {
       ++i;
     } else if (a == "--trace") {
       opt.print_trace = true;
+    } else if (a == "--break-activity-log") {
+      opt.break_activity_log = true;
     } else if (a == "--break-ack") {
       opt.break_ack = true;
     } else if (a == "--volatile-cache") {
@@ -133,6 +139,10 @@ int main(int argc, char** argv) {
       opt.connect_while_down = true;
     } else if (a == "--crash-primary-in-metadata-write") {
       opt.crash_primary_in_md_write = true;
+    } else if (a == "--invalidate-anytime") {
+      opt.invalidate_anytime = true;
+    } else if (a == "--promote-during-handshake") {
+      opt.promote_during_handshake = true;
     } else if (a == "--keep-going") {
       keep_going = true;
     } else if (a == "--check-determinism") {

@@ -8,7 +8,7 @@
 namespace tandem::sim {
 namespace {
 
-constexpr uint64_t kMdDeviceBytes = 1 << 20;
+constexpr uint64_t kMdDeviceBytes = 64 << 10;  // bitmap, activity log, superblocks
 constexpr uint32_t kAlExtents = storage::kMinAlExtents;
 
 core::Metadata metadata_of(const storage::Superblock& sb) {

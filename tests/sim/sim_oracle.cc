@@ -92,6 +92,22 @@ void WriteOracle::rebase(std::span<const std::byte> disk) {
   rebase_serial_ = acknowledged_;
 }
 
+size_t WriteOracle::forgive_missing(std::span<const std::byte> disk) {
+  std::vector<uint64_t> missing;
+  for (uint64_t id = 1; id < writes_.size(); ++id) {
+    const WriteRecord& w = writes_[id];
+    if (!w.acked || w.ack_serial <= rebase_serial_) continue;
+    for (uint64_t s = w.offset / kSector; s < (w.offset + w.length) / kSector; ++s) {
+      if (!verdict(s, sector_id(disk, s), w.submitted).empty()) {
+        missing.push_back(id);
+        break;
+      }
+    }
+  }
+  forgive(missing);
+  return missing.size();
+}
+
 void WriteOracle::forgive(std::span<const uint64_t> ids) {
   bool any = false;
   for (uint64_t id : ids) {

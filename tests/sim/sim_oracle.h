@@ -51,6 +51,10 @@ class WriteOracle {
   // (protocol A: a primary lost power while they were still on the way to
   // the peer). They may now be found or not.
   void forgive(std::span<const uint64_t> ids);
+  // Forgives every acknowledged write that `disk` lacks (a primary lost
+  // power under protocol A or B and its peer takes over without them).
+  // Returns how many.
+  size_t forgive_missing(std::span<const std::byte> disk);
   bool acknowledged(uint64_t id) const { return id < writes_.size() && writes_[id].acked; }
   uint64_t acknowledged() const { return acknowledged_; }
 

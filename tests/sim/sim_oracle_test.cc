@@ -113,5 +113,46 @@ TEST(WriteOracle, RebaseMakesTheChosenDiskTheRecord) {
   EXPECT_NE(o.check_disk(older), "") << "data older than the new record is still stale";
 }
 
+TEST(WriteOracle, ForgivenWritesMayBeMissingButOthersMayNot) {
+  WriteOracle o(kDisk);
+  std::vector<std::byte> disk(kDisk);
+  const uint64_t a = o.begin_write(0, kSector, 1);
+  o.end_write(a, 0, 2);
+  apply(disk, a, 0, kSector);
+  const uint64_t b = o.begin_write(0, kSector, 3);  // acknowledged, then lost (protocol A)
+  o.end_write(b, 0, 4);
+  const uint64_t c = o.begin_write(kSector, kSector, 5);  // acknowledged and kept
+  o.end_write(c, 0, 6);
+  apply(disk, c, kSector, kSector);
+  EXPECT_NE(o.check_disk(disk), "");
+  const uint64_t lost[] = {b};
+  o.forgive(lost);
+  EXPECT_FALSE(o.acknowledged(b));
+  EXPECT_TRUE(o.acknowledged(c));
+  EXPECT_EQ(o.check_disk(disk), "") << "a is the newest write the promise still covers";
+  std::vector<std::byte> without_c = disk;
+  apply(without_c, 0, kSector, kSector);
+  EXPECT_NE(o.check_disk(without_c), "") << "c was not forgiven";
+  std::vector<std::byte> with_b = disk;
+  apply(with_b, b, 0, kSector);
+  EXPECT_EQ(o.check_disk(with_b), "") << "a forgiven write may still be found";
+}
+
+TEST(WriteOracle, ForgiveKeepsARebase) {
+  WriteOracle o(kDisk);
+  const uint64_t a = o.begin_write(0, kSector, 1);
+  o.end_write(a, 0, 2);
+  std::vector<std::byte> record(kDisk);
+  apply(record, a, 0, kSector);
+  o.rebase(record);
+  const uint64_t b = o.begin_write(kSector, kSector, 3);
+  o.end_write(b, 0, 4);
+  const uint64_t ids[] = {b};
+  o.forgive(ids);
+  std::vector<std::byte> zeroes(kDisk);
+  EXPECT_NE(o.check_disk(zeroes), "") << "the rebased record still counts";
+  EXPECT_EQ(o.check_disk(record), "");
+}
+
 }  // namespace
 }  // namespace tandem::sim

@@ -221,6 +221,7 @@ class Simulation {
   void complete_io(Node& n, uint64_t inc, uint64_t io_id);
   void complete_request(Node& n, uint64_t id, int error);
   void acknowledge(Node& n, AppRequest& r, int error);
+  void flush_cache(Node& n);
   AppRequest* new_request(Node& n);
   bool overlaps_own_write(const Node& n, uint64_t offset, uint32_t length,
                           const AppRequest* except) const;
@@ -284,6 +285,8 @@ class Simulation {
   std::vector<uint32_t> check_todo_;
   bool split_brain_seen_ = false;  // a core refused the connection as a split brain
   bool sb_detected_ = false;       // a core reported a split brain (handler or refusal)
+  uint64_t sb_gen_ = 0;            // the connection it was reported on
+  uint64_t sb_used_gen_ = ~0ULL;   // the connection whose resolution the model followed
   // Split-brain recovery policies of this run (the same on both nodes).
   struct SbPolicy {
     core::AfterSb0Pri p0 = core::AfterSb0Pri::kDisconnect;
@@ -418,7 +421,7 @@ void Simulation::run_action(Node& n, Action& action) {
           if (a.offset + a.length > kDiskBytes) {
             return fail(std::string(n.name) + ": I/O beyond the disk");
           }
-          if (a.kind == core::LocalIoKind::kWrite) {
+          if (a.kind == core::LocalIoKind::kWrite && !opt_.break_activity_log) {
             // The activity log covers every write before it is submitted:
             // the application's, the peer's and resync writes.
             if (auto r = n.meta->begin_write(a.offset, a.length); !r) {
@@ -452,7 +455,6 @@ void Simulation::run_action(Node& n, Action& action) {
           trace("%s closes the connection: %s", n.name, a.reason.c_str());
           if (a.reason.find("split brain") != std::string::npos) {
             split_brain_seen_ = true;
-            sb_detected_ = true;
           }
           if (link_up_) drop_link("connection reset by peer", 1 << (1 - n.index));
         } else if constexpr (std::is_same_v<T, core::MarkOutOfSync>) {
@@ -466,6 +468,9 @@ void Simulation::run_action(Node& n, Action& action) {
             // stays as it is (replayed at the next attach); the
             // administrator's detach empties it.
             if (n.clean_detach) {
+              // Closing the device flushes its cache (tandemd's fdatasync)
+              // before the activity log is emptied.
+              flush_cache(n);
               if (auto r = n.meta->detach_cleanly(); !r) {
                 return fail(std::string(n.name) + ": clean detach: " + r.error().message);
               }
@@ -478,7 +483,10 @@ void Simulation::run_action(Node& n, Action& action) {
           // A handler program runs for a while, then it is not configured
           // or exits with a seeded status.
           const int code = chance(0.4) ? -1 : static_cast<int>(rand(3));
-          if (a.handler == core::Handler::kSplitBrain) sb_detected_ = true;
+          if (a.handler == core::Handler::kSplitBrain && sb_used_gen_ != link_gen_) {
+            sb_detected_ = true;  // for this connection only
+            sb_gen_ = link_gen_;
+          }
           trace("%s runs handler %u (id %llu)", n.name, static_cast<unsigned>(a.handler),
                 static_cast<unsigned long long>(a.handler_id));
           n.handler_calls.emplace_back([this, &n, a, code](core::Replicator& c) {
@@ -523,7 +531,9 @@ void Simulation::complete_io(Node& n, uint64_t inc, uint64_t io_id) {
                         : 0;
   trace("%s disk %s @%llu+%u %s", n.name, io_name(io.kind),
         static_cast<unsigned long long>(io.offset), io.length, error == 0 ? "done" : "EIO");
-  if (io.kind == core::LocalIoKind::kWrite) n.meta->end_write(io.offset, io.length);
+  if (io.kind == core::LocalIoKind::kWrite && !opt_.break_activity_log) {
+    n.meta->end_write(io.offset, io.length);
+  }
   if (error == 0) {
     if (io.kind == core::LocalIoKind::kWrite) {
       std::memcpy(n.image.data() + io.offset, io.data, io.length);
@@ -548,14 +558,18 @@ void Simulation::complete_io(Node& n, uint64_t inc, uint64_t io_id) {
     } else if (io.kind == core::LocalIoKind::kRead) {
       std::memcpy(io.data, n.image.data() + io.offset, io.length);
     } else {
-      for (uint32_t s : n.cached) {
-        std::memcpy(n.durable.data() + uint64_t{s} * kSector,
-                    n.image.data() + uint64_t{s} * kSector, kSector);
-      }
-      n.cached.clear();
+      flush_cache(n);
     }
   }
   call(n, [io_id, error](core::Replicator& c) { c.on_io_complete(io_id, error); });
+}
+
+void Simulation::flush_cache(Node& n) {
+  for (uint32_t s : n.cached) {
+    std::memcpy(n.durable.data() + uint64_t{s} * kSector, n.image.data() + uint64_t{s} * kSector,
+                kSector);
+  }
+  n.cached.clear();
 }
 
 void Simulation::acknowledge(Node& n, AppRequest& r, int error) {
@@ -817,8 +831,18 @@ void Simulation::drop_link(const char* reason, int notify_mask, int crashed) {
   // that reached the peer is written there (docs/simulation.md, findings).
   const bool lossy = mode_ == Mode::kProtocolA || (mode_ == Mode::kProtocolB && !opt_.strict_b);
   for (auto& m : nodes_) {
-    if (lossy && m.up && m.index != crashed && !m.missed_acked &&
-        !oracle_.check_disk(m.image).empty()) {
+    if (!lossy || !m.up || m.index == crashed || m.missed_acked ||
+        oracle_.check_disk(m.image).empty()) {
+      continue;
+    }
+    if (crashed >= 0) {
+      // The primary that acknowledged them lost power: A and B promise
+      // them only while it lives (docs/simulation.md).
+      const size_t n = oracle_.forgive_missing(m.image);
+      mark_all_dirty();
+      trace("model: %zu acknowledged writes %s lacks died with %s (protocol %s)", n, m.name,
+            nodes_[crashed].name, mode_name(mode_));
+    } else {
       m.missed_acked = true;
       trace("model: %s lacks acknowledged writes the broken connection did not deliver", m.name);
     }
@@ -878,6 +902,12 @@ void Simulation::heal() {
 void Simulation::promote(Node& n, bool force) {
   if (!n.up || n.md_blocked) return;  // the call below must run now
   if (n.down && !opt_.connect_while_down) return;
+  // Not while the connection is being set up (link up, node states not yet
+  // exchanged) unless --promote-during-handshake (docs/simulation.md).
+  if (link_up_ && n.core->status().conn != ConnState::kConnected &&
+      !opt_.promote_during_handshake) {
+    return;
+  }
   bool ok = false;
   std::string err;
   call(n, [&](core::Replicator& c) {
@@ -950,6 +980,11 @@ void Simulation::resolve_split_brain() {
   }
   split_brain_seen_ = false;
   if (!nodes_[0].missed_acked || !nodes_[1].missed_acked) return;
+  // Only once the cores stand apart: while they are connected (a resync
+  // running) the cores have already chosen, and the data checks judge it.
+  for (auto& m : nodes_) {
+    if (m.core->status().conn == ConnState::kConnected) return;
+  }
   Node& keep = nodes_[rand(2)];
   Node& victim = nodes_[1 - keep.index];
   oracle_.rebase(keep.image);
@@ -1122,7 +1157,11 @@ void Simulation::admin_extras(Node& n, uint64_t pick) {
   if (pick < 92) {
     // A full resync of replicas that hold every acknowledged write: the
     // data of record does not change.
-    if (!in_sync) return;
+    // Only over a healthy link unless --invalidate-anytime: the core starts
+    // the sync on its own side before the peer has agreed
+    // (docs/simulation.md, findings).
+    const bool healthy = !partitioned_ && stall_until_[0] <= now_ && stall_until_[1] <= now_;
+    if (!in_sync || (!healthy && !opt_.invalidate_anytime)) return;
     if (chance(0.5)) {
       run("invalidate", [](core::Replicator& c) { return c.invalidate(); });
     } else {
@@ -1361,16 +1400,16 @@ bool Simulation::all_policies_disconnect() const {
 // A resync began with `target` as its target.
 void Simulation::on_sync_start(Node& target) {
   Node& source = nodes_[1 - target.index];
-  const bool model_split = target.missed_acked && source.missed_acked;
-  if (!sb_detected_) {
-    if (model_split) {
-      fail(std::string("replicas diverged silently: both nodes hold acknowledged writes the "
-                       "other lacks, yet a resync to ") +
-           target.name + " began and no split brain was reported");
-    }
+  // Only a split brain reported on this connection was resolved by this
+  // resync (both nodes run the handler; the second report comes later).
+  // A resync over a split brain nobody reported shows up in the data
+  // checks: both nodes must hold every acknowledged write once in sync.
+  if (!sb_detected_ || sb_gen_ != link_gen_) {
+    sb_detected_ = false;
     return;
   }
   sb_detected_ = false;
+  sb_used_gen_ = link_gen_;
   if (all_policies_disconnect()) {
     return fail(std::string("a split brain was resolved automatically (") + target.name +
                 " became sync target) although every after-sb policy is disconnect");
@@ -1572,12 +1611,15 @@ std::string replay_command(const SimOptions& o) {
                     std::to_string(o.steps) + " --nodes " + std::to_string(o.nodes);
   if (o.mode != Mode::kAny) cmd += std::string(" --mode ") + mode_name(o.mode);
   if (o.break_ack) cmd += " --break-ack";
+  if (o.break_activity_log) cmd += " --break-activity-log";
   if (o.volatile_cache) cmd += " --volatile-cache";
   if (o.crash_busy_primary) cmd += " --crash-busy-primary";
   if (o.demote_busy_primary) cmd += " --demote-busy-primary";
   if (o.attach_on_primary) cmd += " --attach-on-primary";
   if (o.strict_b) cmd += " --strict-protocol-b";
   if (o.connect_while_down) cmd += " --connect-while-down";
+  if (o.invalidate_anytime) cmd += " --invalidate-anytime";
+  if (o.promote_during_handshake) cmd += " --promote-during-handshake";
   if (o.crash_primary_in_md_write) cmd += " --crash-primary-in-metadata-write";
   return cmd + " --trace";
 }

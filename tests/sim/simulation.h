@@ -25,6 +25,9 @@ struct SimOptions {
   // to the application as soon as its local disk write completed, without
   // waiting for the core's completion (which needs the peer's WriteAck).
   bool break_ack = false;
+  // Negative control: the runtime submits writes without making their
+  // activity-log extents hot first, so a power cut's damage goes unrecorded.
+  bool break_activity_log = false;
   // Disks keep completed writes in a volatile cache until a flush or FUA
   // (a power cut loses them). Off by default: see docs/simulation.md.
   bool volatile_cache = false;
@@ -44,6 +47,12 @@ struct SimOptions {
   // The power may fail while a primary's metadata write is in flight (a
   // secondary's always may; docs/simulation.md, findings).
   bool crash_primary_in_md_write = false;
+  // invalidate / invalidate-remote also while the link is partitioned or
+  // stalled (docs/simulation.md, findings).
+  bool invalidate_anytime = false;
+  // Promote a node while its connection is being set up (link up, node
+  // states not yet exchanged) (docs/simulation.md, findings).
+  bool promote_during_handshake = false;
   bool print_trace = false;  // every trace line to stdout
 };
 
