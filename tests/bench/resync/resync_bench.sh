@@ -1,0 +1,238 @@
+#!/bin/bash
+# The table's figures are read by name (${!figure}), which shellcheck
+# cannot follow.
+# shellcheck disable=SC2034
+# Resync benchmark: how fast two tandemd nodes on this machine copy a
+# device to each other, against the physical limits measured in the same
+# run.
+#
+#   1. raw backing file: 1 MiB sequential writes and reads at queue depth 4,
+#      O_DIRECT (fio, io_uring engine), and one pass of uncached reads
+#      through the page cache, the path a resync source's reads take;
+#   2. loopback TCP bulk throughput (tcp_loopback_bench of the replication
+#      benchmark);
+#   3. tandem: two tandemd nodes on 127.0.0.1; `primary --force` on one of
+#      them starts a full sync of the whole device to the other, timed from
+#      the command until the target is UpToDate (status polled every 20 ms).
+#      Twice: with a fixed resync-rate of 4 GiB/s (the highest; the rate is
+#      then not the limit), and with the dynamic controller (c-plan-ahead 20,
+#      c-fill-target 16 MiB, c-max-rate 4 GiB/s).
+#
+# Target (issue 5): resync throughput >= 90% of min(disk limit, TCP), where
+# the disk limit is half the raw sequential write figure because both nodes
+# read and write the same disk of this machine.
+#
+#   resync_bench.sh [--build-dir DIR] [--dir DIR] [--size-mib N] [--smoke]
+#
+# --dir must be on the disk to be measured (not tmpfs: O_DIRECT); the
+# default is a new directory under /var/tmp, removed at the end. --smoke
+# runs on 32 MiB files with short measurements (ctest).
+# Exit 77 (skip) when fio or jq are missing.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../../.." && pwd)"
+# shellcheck source=../../../scripts/lib/stop-processes.sh
+source "$root/scripts/lib/stop-processes.sh"
+build_dir="$root/build"
+parent_dir="${TMPDIR:-/var/tmp}"
+size_mib=1024
+seconds=5
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build-dir) build_dir=$2; shift 2 ;;
+    --dir) parent_dir=$2; shift 2 ;;
+    --size-mib) size_mib=$2; shift 2 ;;
+    --smoke) size_mib=32; seconds=0.3; shift ;;
+    *) echo "resync_bench: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
+done
+
+tandemd="$build_dir/tools/tandemd/tandemd"
+tandemadm="$build_dir/tools/tandemadm/tandemadm"
+tcp_bench="$build_dir/tests/bench/replication/tcp_loopback_bench"
+for bin in "$tandemd" "$tandemadm" "$tcp_bench"; do
+  [ -x "$bin" ] || { echo "resync_bench: $bin is missing: build tandem first (or pass --build-dir)" >&2; exit 1; }
+done
+for tool in fio jq; do
+  command -v "$tool" > /dev/null || { echo "resync_bench: SKIP: $tool is not installed (package $tool)" >&2; exit 77; }
+done
+if [ "$(stat -f -c %T "$parent_dir")" = tmpfs ]; then
+  echo "resync_bench: $parent_dir is tmpfs (no O_DIRECT, not a disk): pass --dir on a disk" >&2
+  exit 1
+fi
+runtime_ms=$(awk -v s="$seconds" 'BEGIN { printf "%d", s * 1000 }')
+
+work=$(mktemp -d "$parent_dir/tandem-resync-bench-XXXXXX")
+pids=()
+cleanup() {
+  local rc=$?
+  stop_processes "${pids[@]}"
+  if [ "$rc" -ne 0 ]; then
+    echo "resync_bench: failed; the last lines of each node's log:" >&2
+    for n in alpha beta; do [ -f "$work/$n.log" ] && tail -n 15 "$work/$n.log" >&2; done
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+say() { echo "resync_bench: $*" >&2; }
+now() { date +%s.%N; }
+
+# Written out in full so that no run pays for block allocation.
+fill() { dd if=/dev/zero of="$1" bs=1M count="$size_mib" oflag=direct status=none; }
+
+fio_job() {
+  local out=$1; shift
+  fio "$@" --output-format=json --output="$out" || {
+    say "fio $* failed: error $(jq -r '.jobs[0].error' "$out" 2> /dev/null || cat "$out")"
+    exit 1
+  }
+}
+
+# --- 1. raw backing file ---------------------------------------------------
+say "raw backing file ($size_mib MiB, O_DIRECT, io_uring, 1 MiB QD4), ${seconds} s per workload"
+fill "$work/raw.img"
+common=(--ioengine=io_uring --direct=1 "--filename=$work/raw.img" "--size=${size_mib}M" --bs=1M
+  --iodepth=4 --time_based "--runtime=${runtime_ms}ms")
+fio_job "$work/raw-write.json" --name=seqwrite --rw=write "${common[@]}"
+fio_job "$work/raw-read.json" --name=seqread --rw=read "${common[@]}"
+# tandemd reads and writes its backing file through the page cache; a
+# resync source reads data that is not cached. The same file rewritten
+# with O_DIRECT (so not cached), read once through the page cache with
+# the resync's chunk size and depth, shows what that path gives.
+fill "$work/raw.img"
+fio_job "$work/cached-read.json" --name=cachedread --rw=read --ioengine=io_uring --direct=0 \
+  "--filename=$work/raw.img" "--size=${size_mib}M" --bs=256k --iodepth=4
+rm -f "$work/raw.img"
+raw_write=$(jq -r '.jobs[0].write.bw_bytes / 1e6' "$work/raw-write.json")
+raw_read=$(jq -r '.jobs[0].read.bw_bytes / 1e6' "$work/raw-read.json")
+cached_read=$(jq -r '.jobs[0].read.bw_bytes / 1e6' "$work/cached-read.json")
+
+# --- 2. loopback TCP -------------------------------------------------------
+say "loopback TCP, ${seconds} s"
+"$tcp_bench" --seconds "$seconds" > "$work/tcp.txt"
+tcp_mbs=$(awk '$1 == "tcp_throughput_mbs" { print $2 }' "$work/tcp.txt")
+
+# --- 3. tandem ---------------------------------------------------------------
+# CPU time both daemons used so far, in clock ticks.
+daemon_cpu_ticks() {
+  local sum=0 p
+  for p in "${pids[@]}"; do
+    sum=$((sum + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+  done
+  echo "$sum"
+}
+
+# resync_run NAME DISK-OPTIONS: a full sync of the device; prints MB/s.
+port=$((19000 + ($$ % 2000) * 2))
+resync_run() {
+  local name=$1 disk_options=$2
+  port=$((port + 2))
+  cat > "$work/$name.conf" <<CONF
+resource r0 {
+  net {
+    protocol C;
+    cram-hmac-alg sha256;
+    shared-secret "bench-secret";
+    connect-int 1;
+  }
+  disk {
+    $disk_options
+  }
+  on alpha {
+    node-id 0;
+    device /dev/drbd0;
+    disk $work/alpha.img;
+    meta-disk internal;
+    address 127.0.0.1:$port;
+  }
+  on beta {
+    node-id 1;
+    device /dev/drbd0;
+    disk $work/beta.img;
+    meta-disk internal;
+    address 127.0.0.1:$((port + 1));
+  }
+}
+CONF
+  adm() { local n=$1; shift; "$tandemadm" -c "$work/$name.conf" --node "$n" --run-dir "$work/run-$n" "$@"; }
+  pids=()
+  local n
+  for n in alpha beta; do
+    fill "$work/$n.img"
+    adm "$n" create-md r0 > /dev/null
+    mkdir -p "$work/run-$n"
+    "$tandemd" -c "$work/$name.conf" --node "$n" --run-dir "$work/run-$n" \
+      --log-file "$work/$n.log" 2> "$work/$n.start"
+    pids+=("$(cat "$work/run-$n/tandemd.pid")")
+  done
+  {
+    adm alpha up r0
+    adm beta up r0
+    adm alpha wait-connect --timeout 30 r0
+  } >> "$work/adm.out"
+  local t0 t1 state c0 c1
+  t0=$(now)
+  c0=$(daemon_cpu_ticks)
+  adm alpha primary --force r0 >> "$work/adm.out"
+  while :; do
+    state=$(adm beta status --json r0)
+    if grep -qF '"disk":"UpToDate"' <<< "$state"; then break; fi
+    if ! grep -qF '"connection":"Connected"' <<< "$state"; then
+      say "$name: the nodes lost their connection during the sync: $state"
+      exit 1
+    fi
+    sleep 0.02
+  done
+  t1=$(now)
+  c1=$(daemon_cpu_ticks)
+  awk -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%.0f\n", (c1 - c0) / hz / (t1 - t0) * 100 }' > "$work/$name.cpu"
+  state=$(adm alpha status --json r0)
+  local sent size
+  sent=$(jq -r '.resources[0].sync.bytes_sent' <<< "$state")
+  size=$(jq -r '.resources[0].size_bytes' <<< "$state")
+  [ "$sent" = "$size" ] || {
+    say "$name: the source sent $sent bytes for a device of $size bytes: $state"
+    exit 1
+  }
+  {
+    adm alpha secondary r0
+    adm alpha down r0
+    adm beta down r0
+  } >> "$work/adm.out"
+  stop_processes "${pids[@]}"
+  pids=()
+  rm -rf "$work/run-alpha" "$work/run-beta" "$work/alpha.img" "$work/beta.img"
+  awk -v t0="$t0" -v t1="$t1" -v bytes="$size" 'BEGIN { printf "%.1f\n", bytes / 1e6 / (t1 - t0) }'
+}
+say "tandem: full sync of $size_mib MiB between two nodes on 127.0.0.1, fixed resync-rate 4G"
+fixed_mbs=$(resync_run fixed "c-plan-ahead 0; resync-rate 4G;")
+say "tandem: the same with the dynamic controller"
+dynamic_mbs=$(resync_run dynamic "c-plan-ahead 20; c-fill-target 16M; c-max-rate 4G; c-min-rate 250k;")
+
+for figure in raw_write raw_read cached_read tcp_mbs fixed_mbs dynamic_mbs; do
+  awk -v v="${!figure}" 'BEGIN { exit !(v ~ /^[0-9.e+]+$/ && v + 0 > 0) }' || {
+    say "no valid figure for $figure ('${!figure}')"
+    exit 1
+  }
+done
+
+awk -v rw="$raw_write" -v rr="$raw_read" -v cr="$cached_read" -v tcp="$tcp_mbs" -v fx="$fixed_mbs" -v dy="$dynamic_mbs" \
+  -v fx_cpu="$(cat "$work/fixed.cpu")" -v dy_cpu="$(cat "$work/dynamic.cpu")" \
+  -v size_mib="$size_mib" -v seconds="$seconds" 'BEGIN {
+  printf "resync benchmark: full sync of %s MiB, %s s per raw/TCP figure (MB/s = 1e6 bytes/s)\n\n", size_mib, seconds
+  printf "| figure | MB/s |\n|---|---:|\n"
+  printf "| raw seq write 1M QD4 O_DIRECT | %.1f |\n", rw
+  printf "| raw seq read 1M QD4 O_DIRECT | %.1f |\n", rr
+  printf "| uncached read through the page cache, 256K QD4, once | %.1f |\n", cr
+  printf "| loopback TCP | %.1f |\n", tcp
+  printf "| tandem resync, fixed resync-rate 4G (both tandemd: %s%% of one core) | %.1f |\n", fx_cpu, fx
+  printf "| tandem resync, dynamic controller (both tandemd: %s%% of one core) | %.1f |\n", dy_cpu, dy
+  printf "\n"
+  limit = (rw / 2 < tcp) ? rw / 2 : tcp
+  target = 0.9 * limit
+  printf "| target | limit from this run | tandem | ratio | met |\n|---|---:|---:|---:|---|\n"
+  printf "| resync (fixed) >= 90%% of min(raw write/2, TCP) | %.1f MB/s | %.1f MB/s | %.2f | %s |\n", target, fx, fx / target, (fx >= target) ? "yes" : "NO"
+  printf "| resync (dynamic) >= 90%% of min(raw write/2, TCP) | %.1f MB/s | %.1f MB/s | %.2f | %s |\n", target, dy, dy / target, (dy >= target) ? "yes" : "NO"
+}'
