@@ -18,6 +18,10 @@
 #   nbd-tcp    the same resource over NBD on TCP (device nbd ADDR:PORT):
 #              nbdinfo sees it, nbdcopy writes through it, the peer's
 #              backing file ends identical.
+#   kernel-nbd the ext4 scenario on /dev/nbd0 and /dev/nbd1 (device nbd
+#              /dev/nbdN): skips unless the nbd module can be loaded.
+#   ublk       the ext4 scenario on /dev/ublkbN (device ublk N): skips
+#              unless /dev/ublk-control exists (module ublk_drv).
 set -euo pipefail
 
 scenario=$1
@@ -36,6 +40,18 @@ case "$scenario" in
     ;;
   nbd-tcp)
     command -v nbdinfo > /dev/null || skip "nbdinfo missing (package libnbd-bin)"
+    ;;
+  kernel-nbd)
+    command -v mkfs.ext4 > /dev/null || skip "mkfs.ext4 missing (package e2fsprogs)"
+    [ -e /sys/module/nbd ] || modprobe nbd nbds_max=4 2> /dev/null ||
+      skip "no nbd kernel module (modprobe nbd failed): the kernel nbd attach cannot run here"
+    [ -b /dev/nbd1 ] || skip "/dev/nbd0 and /dev/nbd1 are needed (modprobe nbd nbds_max=2)"
+    ;;
+  ublk)
+    command -v mkfs.ext4 > /dev/null || skip "mkfs.ext4 missing (package e2fsprogs)"
+    [ -e /dev/ublk-control ] || modprobe ublk_drv 2> /dev/null || true
+    [ -e /dev/ublk-control ] ||
+      skip "no /dev/ublk-control (modprobe ublk_drv failed; needs Linux 6.0+ with ublk)"
     ;;
 esac
 
@@ -72,6 +88,8 @@ base=$((20000 + ($$ % 15000) * 2))
 port_a=$base
 port_b=$((base + 1))
 nbd_port=$((base + 2))
+ublk_a=$((base % 1000 + 100))
+ublk_b=$((ublk_a + 1))
 if [ "$nbd_port" -gt 65000 ]; then nbd_port=$((base - 2)); fi
 
 start_nodes() {  # start_nodes DEVICE_ALPHA DEVICE_BETA
@@ -131,6 +149,59 @@ detach_loop() {
   loops=("${keep[@]}")
 }
 
+# fs_failover DEV_ALPHA DEV_BETA: ext4 on alpha's device, files written
+# with fsync, unmount; demote alpha, promote beta; fsck and checksums on
+# beta's device. "loop" means a direct-I/O loop device on the node's FUSE
+# file.
+fs_failover() {
+  local dev
+  dev=$(device_of alpha "$1")
+  mkfs.ext4 -q "$dev" || fail "mkfs.ext4 on $dev failed"
+  mkdir -p "$work/mnt"
+  mount "$dev" "$work/mnt"
+  mounted+=("$work/mnt")
+  # A tree of files, each made durable with fsync (dd conv=fsync).
+  local d f
+  for d in 1 2 3; do
+    mkdir -p "$work/mnt/dir$d/sub"
+    for f in 1 2 3 4; do
+      head -c $((d * f * 37 * 1024 + f)) /dev/urandom > "$work/tmp"
+      dd if="$work/tmp" of="$work/mnt/dir$d/sub/file$f" bs=64k conv=fsync status=none
+    done
+  done
+  head -c $((8 * 1024 * 1024)) /dev/urandom > "$work/mnt/big"
+  sync -f "$work/mnt/big"
+  (cd "$work/mnt" && find . -type f -print0 | sort -z | xargs -0 sha256sum) > "$work/sums"
+  [ "$(wc -l < "$work/sums")" -eq 13 ] || fail "expected 13 files, got $(wc -l < "$work/sums")"
+  umount "$work/mnt"
+  mounted=()
+  [ "$1" = loop ] && detach_loop "$dev"
+
+  adm alpha secondary r0 || fail "alpha could not become secondary after its device was released"
+  adm beta primary r0 || fail "beta could not be promoted"
+  dev=$(device_of beta "$2")
+  fsck.ext4 -fn "$dev" > "$work/fsck.out" 2>&1 || { cat "$work/fsck.out"; fail "fsck.ext4 -fn on beta's $dev is not clean"; }
+  mount -o ro "$dev" "$work/mnt"
+  mounted+=("$work/mnt")
+  (cd "$work/mnt" && sha256sum --quiet -c "$work/sums") || fail "checksums differ on beta"
+  echo "beta: fsck clean on $dev, $(wc -l < "$work/sums") files with matching checksums"
+  umount "$work/mnt"
+  mounted=()
+  [ "$2" = loop ] && detach_loop "$dev"
+  return 0
+}
+
+device_of() {  # device_of NODE DEV|loop
+  if [ "$2" = loop ]; then
+    local dev
+    dev=$(attach_loop "$1" --direct-io=on)
+    losetup -l -n -O DIO "$dev" | grep -q 1 || fail "loop did not enable direct I/O on the FUSE file"
+    echo "$dev"
+  else
+    echo "$2"
+  fi
+}
+
 data_bytes() {
   adm alpha status --json r0 | sed -n 's/.*"size_bytes":\([0-9]*\).*/\1/p'
 }
@@ -138,44 +209,25 @@ data_bytes() {
 case "$scenario" in
   ext4)
     start_nodes fuse fuse
-    dev=$(attach_loop alpha --direct-io=on)
-    losetup -l -n -O DIO "$dev" | grep -q 1 || fail "loop did not enable direct I/O on the FUSE file"
-    mkfs.ext4 -q "$dev" || fail "mkfs.ext4 on $dev failed"
-    mkdir -p "$work/mnt"
-    mount "$dev" "$work/mnt"
-    mounted+=("$work/mnt")
-    # A tree of files, each made durable with fsync (dd conv=fsync).
-    for d in 1 2 3; do
-      mkdir -p "$work/mnt/dir$d/sub"
-      for f in 1 2 3 4; do
-        head -c $((d * f * 37 * 1024 + f)) /dev/urandom > "$work/tmp"
-        dd if="$work/tmp" of="$work/mnt/dir$d/sub/file$f" bs=64k conv=fsync status=none
-      done
-    done
-    head -c $((8 * 1024 * 1024)) /dev/urandom > "$work/mnt/big"
-    sync -f "$work/mnt/big"
-    (cd "$work/mnt" && find . -type f -print0 | sort -z | xargs -0 sha256sum) > "$work/sums"
-    [ "$(wc -l < "$work/sums")" -eq 13 ] || fail "expected 13 files, got $(wc -l < "$work/sums")"
-    umount "$work/mnt"
-    mounted=()
-    detach_loop "$dev"
-
-    adm alpha secondary r0 || fail "alpha could not become secondary after the loop device was detached"
-    adm beta primary r0 || fail "beta could not be promoted"
-    dev=$(attach_loop beta --direct-io=on)
-    fsck.ext4 -fn "$dev" > "$work/fsck.out" 2>&1 || { cat "$work/fsck.out"; fail "fsck.ext4 -fn on beta's device is not clean"; }
-    mount -o ro "$dev" "$work/mnt"
-    mounted+=("$work/mnt")
-    (cd "$work/mnt" && sha256sum --quiet -c "$work/sums") || fail "checksums differ on beta"
-    echo "beta: fsck clean, $(wc -l < "$work/sums") files with matching checksums"
-    umount "$work/mnt"
-    mounted=()
-    detach_loop "$dev"
+    fs_failover loop loop
     # The old primary is Secondary now: its file cannot be opened for writing.
     if dd if=/dev/zero of="$(file_of alpha)" bs=4k count=1 conv=notrunc status=none 2> "$work/dd.err"; then
       fail "alpha (Secondary) accepted a write"
     fi
     grep -q "Read-only file system" "$work/dd.err" || fail "write on alpha failed without EROFS: $(cat "$work/dd.err")"
+    ;;
+
+  kernel-nbd)
+    start_nodes "nbd /dev/nbd0" "nbd /dev/nbd1"
+    grep -q "attached as /dev/nbd0" "$work/alpha.log" || fail "alpha did not attach /dev/nbd0"
+    fs_failover /dev/nbd0 /dev/nbd1
+    ;;
+
+  ublk)
+    start_nodes "ublk $ublk_a" "ublk $ublk_b"
+    for _ in $(seq 50); do [ -b "/dev/ublkb$ublk_a" ] && [ -b "/dev/ublkb$ublk_b" ] && break; sleep 0.1; done
+    [ -b "/dev/ublkb$ublk_a" ] || fail "/dev/ublkb$ublk_a did not appear"
+    fs_failover "/dev/ublkb$ublk_a" "/dev/ublkb$ublk_b"
     ;;
 
   file-io)

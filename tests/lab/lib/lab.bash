@@ -169,7 +169,8 @@ lab_resize() { truncate -s "$2M" "$(lab_node_image "$1")"; }
 lab_create_md() {
   local i=$1
   [ "$i" -le 2 ] || return 0
-  "$LAB_TANDEMADM" -c "$(lab_node_conf "$i")" --node "n$i" create-md r0 > /dev/null
+  "$LAB_TANDEMADM" -c "$(lab_node_conf "$i")" --node "n$i" create-md r0 > /dev/null ||
+    lab_fail "create-md on n$i failed with $(lab_node_conf "$i") (the reason is above)"
 }
 
 # lab_start I: starts tandemd on host nI inside its namespace.
