@@ -51,7 +51,7 @@ lab_wait 30 "500 acknowledged storm writes" bash -c "[ \$(grep -c '^A ' '$log') 
 # The bits the initial sync cleared reach the disk within a second; a
 # crash sooner would (rightly) resync them again, which restart-resync
 # would count as more than what changed.
-sleep 1.5
+sleep 3
 lab_kill 1
 storm_pid=$(cat "$LAB_DIR/storm.pid")
 rc=0
