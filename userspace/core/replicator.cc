@@ -79,12 +79,17 @@ Status Replicator::status() const {
   s.verify_done_bytes = verify_done_;
   s.verify_mismatch_bytes = verify_mismatch_;
   s.verify_running = verify_running_;
+  s.io_suspended = io_suspended_;
   s.metadata = md_;
   return s;
 }
 
 void Replicator::note_state() {
   Status s = status();
+  if (last_status_.repl == ReplState::kSyncSource && s.repl == ReplState::kEstablished &&
+      s.peer_disk == DiskState::kUpToDate) {
+    unfence_peer_if_needed();
+  }
   std::string what;
   auto add = [&](const char* name, std::string_view from, std::string_view to) {
     if (from == to) return;
@@ -542,17 +547,6 @@ Result<void> Replicator::invalidate_remote() {
   return {};
 }
 
-Result<void> Replicator::resume_io() {
-  begin_event();
-  return {};
-}
-
-void Replicator::on_handler_done(uint64_t handler_id, int exit_code) {
-  begin_event();
-  (void)handler_id;
-  (void)exit_code;
-}
-
 Result<void> Replicator::pause_sync() {
   begin_event();
   if (sync_paused_user_) {
@@ -675,7 +669,10 @@ void Replicator::connection_cleanup() {
   std::erase_if(received_order_, [&](uint64_t id) { return received_.find(id) == nullptr; });
   resync_connection_lost();
   repl_ = ReplState::kOff;
-  if (peer_had_data) rotate_for_divergence();
+  if (peer_had_data) {
+    rotate_for_divergence();
+    fence_peer_if_needed();
+  }
 }
 
 void Replicator::on_frame(net::Frame&& frame) {
@@ -862,6 +859,11 @@ void Replicator::on_node_state(const net::Frame& frame) {
   peer_view_.node_name = config_.peer_node;
   if (first) {
     conn_ = ConnState::kConnected;
+    if (io_suspended_) {
+      // Fencing froze writes; the peer is back and gets them again.
+      io_suspended_ = false;
+      log_event(5, "the peer reconnected: application writes resume");
+    }
     repl_ = ReplState::kEstablished;
     arm(TimerId::kAckTimeout, config_.timeout_ms);
   }

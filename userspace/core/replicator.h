@@ -262,6 +262,10 @@ class Replicator {
   static std::string after_sb_text(uint32_t packed, const std::string& discard_node);
   void run_handler(Handler h);
   void log_event(int priority, std::string text);
+  // ---- fencing (replicator_fencing.cc)
+  void fence_peer_if_needed();
+  void unfence_peer_if_needed();
+  void on_fence_peer_done(int exit_code);
   void check_peer_state(const proto::NodeState& ns, bool first);
 
   // ---- data path (replicator_data.cc)
@@ -345,6 +349,8 @@ class Replicator {
   bool crashed_primary_ = false;  // attached with md_.primary set; cleared by a sync
   bool unclean_ = false;          // stopped uncleanly; cleared when a sync starts
   uint64_t next_handler_id_ = 1;
+  uint64_t fence_handler_id_ = 0;  // the fence-peer handler running, 0: none
+  bool io_suspended_ = false;      // resource-and-stonith: new writes wait
   void set_primary_indicator(bool primary);
   uint64_t uuid_state_;
 

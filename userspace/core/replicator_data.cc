@@ -69,6 +69,7 @@ void Replicator::submit_write(uint64_t request_id, uint64_t offset, ConstBuffer 
 // after a newer write on a sync target); (3) a resync chunk being read and
 // sent (sync source), so its frame follows the chunk on the wire.
 bool Replicator::write_may_issue(uint64_t id, const AppWrite& w) {
+  if (io_suspended_) return false;  // fencing: frozen until fence-peer decided
   bool blocked = false;
   writes_.for_each([&](uint64_t oid, AppWrite& o) {
     if (!blocked && oid != id && o.seq < w.seq && !o.completed &&

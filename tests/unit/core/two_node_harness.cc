@@ -163,6 +163,7 @@ void TwoNodeHarness::drain_node(int i) {
           } else if constexpr (std::is_same_v<T, RunHandler>) {
             // The handler "runs" at once; its end is reported after this batch.
             n.handlers.push_back(a);
+            if (n.hold_handlers) return;
             n.finished_handlers.emplace_back(
                 a.handler_id, n.handler_exit ? n.handler_exit(a.handler) : kHandlerNotConfigured);
           } else if constexpr (std::is_same_v<T, LogEvent>) {

@@ -68,6 +68,8 @@ class SimNode {
   std::vector<std::string> events;         // LogEvent texts
   // Exit status the harness reports for a handler (default: not configured).
   std::function<int(Handler)> handler_exit;
+  // When set, handlers keep running until the test calls on_handler_done.
+  bool hold_handlers = false;
   // Returns the errno a local I/O completes with (default: 0).
   std::function<int(const SubmitIo&)> io_result;
 
