@@ -303,7 +303,6 @@ class Replicator {
   void on_resync_read_done(uint64_t chunk_id, int error);
   void finish_sync_source_if_done();
   void on_sync_done_from_peer(const proto::NodeState& ns);
-  bool sync_must_copy_everything() const;
   void send_out_of_sync_set(bool reply_requested);
   void on_out_of_sync(const net::Frame& frame);
   void begin_sync_issuing();

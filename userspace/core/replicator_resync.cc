@@ -81,24 +81,6 @@ void Replicator::start_sync_target(bool full) {
   send_node_state();
 }
 
-// The bitmaps describe the difference only when the Inconsistent side's
-// data derives from the other side's (an interrupted sync between them); a
-// never-synced disk, unrelated data, or a crash while primary (no activity
-// log to say where) needs everything copied. Both nodes compute the same.
-bool Replicator::sync_must_copy_everything() const {
-  auto related = [](const DiskView& a, const DiskView& b) {
-    if (a.current_uuid == 0) return false;
-    if (a.current_uuid == b.current_uuid || a.current_uuid == b.bitmap_uuid) return true;
-    return std::find(b.history_uuids.begin(), b.history_uuids.end(), a.current_uuid) !=
-           b.history_uuids.end();
-  };
-  const DiskView local = local_view();
-  if (local.crashed_primary || peer_view_.crashed_primary) return true;
-  if (local.disk == DiskState::kInconsistent && !related(local, peer_view_)) return true;
-  if (peer_view_.disk == DiskState::kInconsistent && !related(peer_view_, local)) return true;
-  return false;
-}
-
 // Both sets are known: copy the union.
 void Replicator::begin_sync_issuing() {
   to_send_ = out_of_sync_;

@@ -117,6 +117,8 @@ void Replicator::on_verify_result(const net::Frame& frame) {
   if (m.finished()) stop_verify(!stop_only, false);
 }
 
+// completed: the run reached its end (not stopped early); then a run that
+// found differences starts the out-of-sync handler, as DRBD does.
 void Replicator::stop_verify(bool completed, bool notify_peer) {
   if (!verify_running_) return;
   const bool was_source = verify_source_;
@@ -129,7 +131,13 @@ void Replicator::stop_verify(bool completed, bool notify_peer) {
     m.set_finished(true);
     send(net::FrameType::kVerifyResult, m);
   }
-  (void)completed;  // the out-of-sync handler is started from here once RunHandler exists
+  if (!completed) return;
+  log_event(verify_mismatch_ > 0 ? 5 : 6,
+            std::string("online verify ") + (was_source ? "walked " : "followed ") +
+                std::to_string(verify_done_) + " bytes, " + std::to_string(verify_mismatch_) +
+                " bytes out of sync" +
+                (verify_mismatch_ > 0 ? " (marked; disconnect and connect to resync them)" : ""));
+  if (verify_mismatch_ > 0) run_handler(Handler::kOutOfSync);
 }
 
 void Replicator::check_verify_conditions() {

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "peer.pb.h"
@@ -162,6 +163,32 @@ TEST(ReplicatorVerify, FindsAndMarksDifferingBlocksWithEveryAlgorithm) {
     EXPECT_EQ(p.h.a().status().sync_bytes_sent, 0U);
     EXPECT_FALSE(p.h.a().disk == p.h.b().disk);
   }
+}
+
+size_t out_of_sync_handlers(const SimNode& n) {
+  return static_cast<size_t>(
+      std::count_if(n.handlers.begin(), n.handlers.end(),
+                    [](const RunHandler& r) { return r.handler == Handler::kOutOfSync; }));
+}
+
+TEST(ReplicatorVerify, DifferencesStartTheOutOfSyncHandlerOnBothNodes) {
+  VerifyPair p(DigestAlg::kCrc32c);
+  ASSERT_TRUE(p.h.a().core().start_verify().ok());
+  p.h.run_until_quiet();
+  EXPECT_EQ(out_of_sync_handlers(p.h.a()) + out_of_sync_handlers(p.h.b()), 0U)
+      << "a clean run starts no handler";
+  p.h.b().disk[3 * kChunk] ^= std::byte{4};
+  ASSERT_TRUE(p.h.a().core().start_verify().ok());
+  p.h.run_until_quiet();
+  EXPECT_EQ(out_of_sync_handlers(p.h.a()), 1U);
+  EXPECT_EQ(out_of_sync_handlers(p.h.b()), 1U);
+  // A run stopped early (broken link) starts none.
+  ASSERT_TRUE(p.h.a().core().start_verify().ok());
+  for (int i = 0; i < 5; ++i) p.h.step();
+  p.h.cut_link();
+  p.h.run_until_quiet();
+  EXPECT_EQ(out_of_sync_handlers(p.h.a()), 1U);
+  EXPECT_EQ(out_of_sync_handlers(p.h.b()), 1U);
 }
 
 TEST(ReplicatorVerify, IdenticalReplicasVerifyCleanEvenWithConcurrentWrites) {
