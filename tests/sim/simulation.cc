@@ -742,6 +742,19 @@ void Simulation::crash(Node& n) {
   // Writes the power cut took from this disk (a volatile cache, or data a
   // secondary had received under protocol A/B but not yet written) exempt
   // the node until it has resynchronized; from then on it must hold them.
+  // With a volatile cache and no peer holding them, the lost writes were
+  // only ever in this one cache: like any disk's, unflushed writes are not
+  // durable, and a flush the application saw complete had written them.
+  const Node& peer = nodes_[1 - n.index];
+  const bool peer_complete =
+      peer.up && !peer.missed_acked && peer.core->status().disk == DiskState::kUpToDate;
+  if (opt_.volatile_cache && !peer_complete) {
+    if (const size_t lost = oracle_.forgive_missing(n.image); lost > 0) {
+      mark_all_dirty();
+      trace("model: %zu unflushed acknowledged writes had no other copy than %s's cache", lost,
+            n.name);
+    }
+  }
   if (!n.missed_acked && !oracle_.check_disk(n.image).empty()) {
     n.missed_acked = true;
     trace("model: the power cut took acknowledged writes from %s's disk", n.name);
