@@ -191,6 +191,27 @@ TEST(ReplicatorVerify, DifferencesStartTheOutOfSyncHandlerOnBothNodes) {
   EXPECT_EQ(out_of_sync_handlers(p.h.b()), 1U);
 }
 
+// The sequence: verify marks the differing blocks, a disconnect and
+// connect resyncs exactly those, and both replicas end identical.
+TEST(ReplicatorVerify, ReconnectAfterVerifyResyncsTheDifferingBlocks) {
+  VerifyPair p(DigestAlg::kSha1);
+  p.h.b().disk[4 * kChunk + 1] ^= std::byte{2};
+  p.h.b().disk[11 * kChunk + 2] ^= std::byte{8};
+  ASSERT_TRUE(p.h.a().core().start_verify().ok());
+  p.h.run_until_quiet();
+  ASSERT_EQ(p.h.a().status().verify_mismatch_bytes, 2U * kChunk);
+  ASSERT_TRUE(p.h.a().core().disconnect().ok());
+  ASSERT_TRUE(p.h.b().core().disconnect().ok());
+  p.h.drain();
+  p.h.connect_both();
+  p.h.run_until_quiet();
+  EXPECT_EQ(p.h.a().status().sync_bytes_sent, 2U * kChunk);
+  EXPECT_EQ(p.h.a().status().repl, ReplState::kEstablished);
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_TRUE(p.h.a().bitmap.empty() && p.h.b().bitmap.empty());
+  EXPECT_TRUE(p.h.a().disk == p.h.b().disk) << "the differing blocks were not resynced";
+}
+
 TEST(ReplicatorVerify, IdenticalReplicasVerifyCleanEvenWithConcurrentWrites) {
   for (uint64_t seed = 1; seed <= 60; ++seed) {
     VerifyPair p(DigestAlg::kCrc32c, seed);
