@@ -162,11 +162,11 @@ case "$EXPECT" in
       lab_fail "n$victim received $received bytes: more than both sides changed (a full sync?)"
     ;;
   disconnect)
-    for i in 1 2; do
-      lab_wait 30 "n$i to log the split brain" grep -qi "split.brain" "$(lab_node_log "$i")"
-      grep -i -m1 "split.brain" "$(lab_node_log "$i")"
-    done
+    lab_wait 30 "a node to log the split brain" grep -qi "split.brain" "$(lab_node_log 1)" "$(lab_node_log 2)"
     sleep 3
+    for i in 1 2; do
+      grep -i -m1 "split.brain" "$(lab_node_log "$i")" || echo "note: n$i did not evaluate the split brain itself (its peer refused first)"
+    done
     for i in 1 2; do
       [ "$(lab_field "$i" connection)" != Connected ] || lab_fail "n$i connected despite the split brain"
       own_data "$i" || lab_fail "n$i's data changed although the policy says disconnect"
@@ -187,10 +187,17 @@ if [ "$MANUAL" != - ]; then
   echo "n$v received $received resync bytes after connect --discard-my-data"
   [ "$received" -le $((16 * MIB)) ] || lab_fail "n$v received $received bytes: a full sync, not a bitmap-based one"
 fi
+# Every node that detected the split brain ran the handler. When one node
+# refuses the connection before the other has evaluated the pair of states,
+# only the refusing node detects it (seen under load); at least one must.
+detected=0
 for i in 1 2; do
+  grep -qi "split.brain" "$(lab_node_log "$i")" || continue
+  detected=$((detected + 1))
   grep -q "^n$i split-brain" "$LAB_DIR/handlers.log" 2> /dev/null ||
-    lab_fail "the split-brain handler did not run on n$i"
+    lab_fail "n$i detected the split brain but its split-brain handler did not run"
 done
+[ "$detected" -ge 1 ] || lab_fail "no node detected the split brain"
 case "$SCENARIO" in
   rr-call-pri-lost)
     grep -q "^n1 pri-lost" "$LAB_DIR/handlers.log" || lab_fail "the pri-lost handler did not run on the primary n1"
