@@ -35,6 +35,9 @@ struct FuseFileServer::Ops {
     st.st_ino = ino;
     st.st_uid = getuid();
     st.st_gid = getgid();
+    st.st_atim.tv_sec = s.mounted_at_;
+    st.st_mtim.tv_sec = s.mounted_at_;
+    st.st_ctim.tv_sec = s.mounted_at_;
     if (ino == kRootInode) {
       st.st_mode = S_IFDIR | 0755;
       st.st_nlink = 2;

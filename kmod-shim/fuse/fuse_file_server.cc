@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -135,6 +136,7 @@ Result<std::unique_ptr<FuseFileServer>> FuseFileServer::mount(FileExportOptions 
   for (auto& a : argv_text) argv.push_back(a.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
   s->session_ = fuse_session_new(&args, &file_ops(), sizeof(fuse_lowlevel_ops), s.get());
+  fuse_opt_free_args(&args);  // libfuse may have copied the arguments
   if (s->session_ == nullptr) {
     return make_error(who + ": cannot create a FUSE session for " + s->options_.mount_point);
   }
@@ -143,6 +145,7 @@ Result<std::unique_ptr<FuseFileServer>> FuseFileServer::mount(FileExportOptions 
                       " (see the libfuse line above; tandemd must run as root)");
   }
   s->mounted_ = true;
+  s->mounted_at_ = static_cast<int64_t>(time(nullptr));
   s->fd_ = fuse_session_fd(s->session_);
   // The daemon's loop reads requests only when the fd is readable.
   if (const int fl = fcntl(s->fd_, F_GETFL); fl < 0 || fcntl(s->fd_, F_SETFL, fl | O_NONBLOCK)) {

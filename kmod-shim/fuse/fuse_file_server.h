@@ -91,6 +91,7 @@ class FuseFileServer {
   fuse_session* session_ = nullptr;
   int fd_ = -1;
   bool mounted_ = false;
+  int64_t mounted_at_ = 0;  // seconds since the epoch: the file's times
   size_t open_files_ = 0;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, Pending> pending_;
