@@ -125,6 +125,7 @@ class Replicator {
     bool peer_has_it = false;
     bool peer_gone = false;
     bool completed = false;
+    bool local_error_passed_on = false;  // on-io-error pass_on: the application gets EIO
   };
   struct AppRead {
     uint64_t request_id = 0;

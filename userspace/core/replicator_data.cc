@@ -151,7 +151,8 @@ void Replicator::try_finish_write(uint64_t id) {
     if (peer_done) {
       w->completed = true;
       epoch_close_pending_ = true;
-      complete_request(w->request_id, local_good || w->peer_has_it ? 0 : EIO);
+      const bool ok = !w->local_error_passed_on && (local_good || w->peer_has_it);
+      complete_request(w->request_id, ok ? 0 : EIO);
     }
   }
   if (w->completed && !w->local_in_flight && (!w->sent || w->write_acked || w->peer_gone)) {
@@ -317,21 +318,31 @@ void Replicator::on_io_complete(uint64_t io_id, int error) {
   TANDEM_INVARIANT(found != nullptr, "completion for an I/O the core did not submit");
   const LocalIo io = *found;
   ios_.erase(io_id);
-  if (error != 0) handle_local_error();
+  // on-io-error pass_on hands an application request's error to the
+  // application and keeps the disk; any other error (and every error under
+  // detach / call-local-io-error) fails the disk.
+  const bool app_io = io.owner == IoOwner::kAppWrite || io.owner == IoOwner::kAppRead ||
+                      io.owner == IoOwner::kAppFlush;
+  if (error != 0 && !(app_io && config_.on_io_error == OnIoError::kPassOn)) handle_local_error();
   switch (io.owner) {
     case IoOwner::kAppWrite: {
       AppWrite* w = writes_.find(io.owner_id);
       TANDEM_INVARIANT(w != nullptr && w->local_in_flight, "write I/O without its request");
       w->local_in_flight = false;
       w->local_ok = error == 0;
+      if (error != 0 && config_.on_io_error == OnIoError::kPassOn) {
+        // The disk stays; this range may now differ from the peer's.
+        w->local_error_passed_on = true;
+        mark_out_of_sync(w->offset, w->length);
+      }
       try_finish_write(io.owner_id);
       break;
     }
     case IoOwner::kAppRead: {
       AppRead* r = reads_.find(io.owner_id);
       TANDEM_INVARIANT(r != nullptr, "read I/O without its request");
-      if (error == 0) {
-        complete_request(r->request_id, 0);
+      if (error == 0 || config_.on_io_error == OnIoError::kPassOn) {
+        complete_request(r->request_id, error);
         reads_.erase(io.owner_id);
       } else {
         start_read(io.owner_id);  // the disk is Failed now: the peer, or EIO
@@ -387,6 +398,7 @@ void Replicator::on_io_complete(uint64_t io_id, int error) {
 // later attach resynchronizes it fully.
 void Replicator::handle_local_error() {
   if (!has_data(disk_)) return;  // already Failed or Diskless
+  if (config_.on_io_error == OnIoError::kCallLocalIoError) run_handler(Handler::kLocalIoError);
   if (repl_ == ReplState::kSyncSource || repl_ == ReplState::kSyncTarget) abort_sync();
   set_disk(DiskState::kFailed);
   md_.consistent = false;
