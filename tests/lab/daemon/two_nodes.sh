@@ -57,6 +57,7 @@ resource r0 {
     connect-int 1;
     $extra
   }
+  ${RESOURCE_EXTRA:-}
   on alpha {
     node-id 0;
     device /dev/drbd0;
@@ -428,6 +429,38 @@ CONF
     grep -q "resource r1: resync may run again" "$work/alpha.log" || fail "no log line when r1 was released"
     n=$(data_bytes)
     cmp -n "$n" "$work/alpha1.img" "$work/beta1.img" || fail "r1 replicas differ"
+    ;;
+
+  handlers)
+    # fencing resource-only: the primary that loses its peer runs fence-peer
+    # with the DRBD environment; its exit code (7: peer fenced) is logged
+    # and handed to the engine. A hung handler is killed after the timeout
+    # (here the fixed 120 s would be too long: only the start is checked).
+    RESOURCE_EXTRA="disk { fencing resource-only; }
+  handlers {
+    fence-peer \"env | grep -E '^(DRBD|TANDEM)_' | sort > $work/fence-\$TANDEM_NODE.env; echo fencing \$DRBD_PEER; exit 7\";
+  }"
+    write_config s3cret s3cret
+    start_nodes
+    adm alpha wait-connect --timeout 20 r0
+    adm alpha primary --force r0
+    adm alpha wait-sync --timeout 60 r0
+    kill -9 "${pids[1]}"
+    for _ in $(seq 100); do [ -s "$work/fence-alpha.env" ] && grep -q "handler fence-peer: exit code" "$work/alpha.log" && break; sleep 0.1; done
+    [ -s "$work/fence-alpha.env" ] || fail "fence-peer did not run on alpha"
+    cat "$work/fence-alpha.env"
+    grep -qx "DRBD_RESOURCE=r0" "$work/fence-alpha.env" || fail "DRBD_RESOURCE"
+    grep -qx "DRBD_PEER=beta" "$work/fence-alpha.env" || fail "DRBD_PEER"
+    grep -qx "DRBD_PEER_ADDRESS=127.0.0.1" "$work/fence-alpha.env" || fail "DRBD_PEER_ADDRESS"
+    grep -qx "DRBD_PEER_AF=ipv4" "$work/fence-alpha.env" || fail "DRBD_PEER_AF"
+    grep -qx "DRBD_BACKING_DEV=$work/alpha.img" "$work/fence-alpha.env" || fail "DRBD_BACKING_DEV"
+    grep -qx "DRBD_CONF=$work/alpha.conf" "$work/fence-alpha.env" || fail "DRBD_CONF"
+    grep -qx "DRBD_MINOR=0" "$work/fence-alpha.env" || fail "DRBD_MINOR"
+    grep -qx "TANDEM_HANDLER=fence-peer" "$work/fence-alpha.env" || fail "TANDEM_HANDLER"
+    grep -q "resource r0: handler fence-peer: fencing beta" "$work/alpha.log" || fail "handler output not logged"
+    grep -q "resource r0: handler fence-peer: exit code 7" "$work/alpha.log" || fail "exit code not logged"
+    [ ! -e "$work/fence-beta.env" ] || fail "the secondary ran fence-peer"
+    [ "$(adm alpha role r0)" = "Primary/Unknown" ] || fail "alpha: $(adm alpha role r0)"
     ;;
 
   *)
