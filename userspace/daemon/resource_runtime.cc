@@ -284,6 +284,8 @@ Result<void> ResourceRuntime::attach() {
         drain();
       });
   if (auto r = core_->attach(info); !r) {
+    // Nothing was written: leave the metadata as clean as it was found.
+    if (auto c = disk_->close_clean(); !c) TLOG(LOG_ERR, "%s", c.error().message.c_str());
     gate_.reset();
     disk_.reset();
     drain();
