@@ -5,7 +5,7 @@
 # by the scenarios (tests/lab/scenarios).
 #
 # Every object the lab creates (namespace, link, process, loop device,
-# mount, firewall table) is recorded in $LAB_DIR/registry the moment it
+# mount) is recorded in $LAB_DIR/registry the moment it
 # exists, so that lab_down can remove exactly those objects, also from
 # another process (`lab.sh down`) or after the owner died (stale labs are
 # reaped by the next lab_init). Names carry the lab id, so labs run in
@@ -184,7 +184,7 @@ lab_start() {
     lab_fail "tandemd on n$i did not start: $(tail -n 3 "$(lab_node_dir "$i")/tandemd.stderr")"
   pid=$(cat "$run/tandemd.pid")
   echo "$pid" > "$(lab_node_dir "$i")/pid"
-  lab_record pid "$pid"
+  lab_record pid "$pid" tandemd
 }
 
 lab_pid() { cat "$(lab_node_dir "$1")/pid"; }
@@ -292,7 +292,7 @@ lab_spawn() {
   shift
   "$@" > "$LAB_DIR/$name.out" 2>&1 &
   echo $! > "$LAB_DIR/$name.pid"
-  lab_record pid $!
+  lab_record pid $! "$(basename "$1")"
 }
 
 # lab_dump_logs: the end of every daemon's log (called when a test fails).
@@ -320,10 +320,12 @@ lab_down_dir() {
     rm -rf "$dir"
     return 0
   }
-  while read -r kind what; do
+  while read -r kind what name; do
     [ "$kind" = pid ] || continue
-    # Only processes that are still ours (pids are recycled).
-    lab_alive "$what" && pids+=("$what")
+    # Only processes that are still ours: pids are recycled, so the
+    # program name must match too (the kernel keeps 15 characters of it).
+    lab_alive "$what" || continue
+    [ "$(cat "/proc/$what/comm" 2> /dev/null)" = "${name:0:15}" ] && pids+=("$what")
   done < "$dir/registry"
   # Newest first: daemons stop before the FUSE files under their disks.
   for ((k = ${#pids[@]} - 1; k >= 0; k--)); do
