@@ -290,7 +290,7 @@ case "$scenario" in
     # kill -9 of a node's tandemd while the primary writes: its activity log
     # on disk still lists the hot extents (al-clean not set), and when it
     # attaches again they come back as out of sync, then resync.
-    size_mib=200
+    size_mib=128
     write_config s3cret s3cret
     start_nodes
     adm alpha wait-connect --timeout 20 r0
@@ -300,7 +300,7 @@ case "$scenario" in
     victim_index=1
     [ "$scenario" = crash-primary ] && victim=alpha && victim_index=0
     (
-      for i in $(seq 0 29); do
+      for i in $(seq 0 24); do
         qemu-io -f raw -c "write -P $((i + 1)) $((i * 4))M 4M" "$(uri alpha)" > /dev/null 2>&1 || exit 0
       done
     ) &
@@ -329,6 +329,7 @@ case "$scenario" in
     grep -q '"attached_unclean":true' "$work/st.json" || fail "status does not show the unclean attach"
     oos_kib=$(sed -n 's/.*"out_of_sync_kib":\([0-9]*\).*/\1/p' "$work/st.json")
     echo "$victim after restart: $hot hot extents, $att_kib KiB out of sync at attach, core status ${oos_kib} KiB"
+    [ "${oos_kib:-0}" -ge $((hot * 4096)) ] || fail "status: ${oos_kib:-0} KiB out of sync < $hot x 4 MiB"
     adm "$victim" connect r0
     adm alpha wait-sync --timeout 90 r0 || fail "no resync after the restart"
     adm beta wait-sync --timeout 30 r0 || fail "beta: no resync after the restart"
