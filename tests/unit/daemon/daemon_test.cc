@@ -177,5 +177,54 @@ TEST_F(DaemonTest, SecondDaemonOnTheSameRunDirIsRefused) {
   EXPECT_NE(second.error().message.find("another tandemd already serves"), std::string::npos);
 }
 
+TEST_F(DaemonTest, ResyncVerbsNeedAConnectionAndSaySo) {
+  auto d = start("alpha");
+  ASSERT_TRUE(d.ok());
+  daemon_ = std::move(d).value();
+  for (auto verb : {proto::CONTROL_VERB_INVALIDATE, proto::CONTROL_VERB_INVALIDATE_REMOTE,
+                    proto::CONTROL_VERB_VERIFY}) {
+    auto r = call(verb, "r0");
+    EXPECT_FALSE(r.ok()) << "verb " << verb;
+    EXPECT_NE(r.error().find("r0"), std::string::npos) << r.error();
+    ASSERT_EQ(r.resources_size(), 1);
+  }
+  auto io = call(proto::CONTROL_VERB_RESUME_IO, "r0");
+  EXPECT_FALSE(io.ok());
+  EXPECT_NE(io.error().find("r0"), std::string::npos) << io.error();
+}
+
+TEST_F(DaemonTest, AdjustReReadsTheFile) {
+  auto d = start("alpha");
+  ASSERT_TRUE(d.ok());
+  daemon_ = std::move(d).value();
+  // A broken file changes nothing and names the place.
+  const std::string conf = dir_ + "/tandem.conf";
+  std::string good;
+  {
+    std::ifstream in(conf);
+    for (std::string line; std::getline(in, line);) good += line + "\n";
+  }
+  std::ofstream(conf) << good << "resource broken {\n";
+  auto broken = call(proto::CONTROL_VERB_ADJUST, "r0");
+  EXPECT_FALSE(broken.ok());
+  EXPECT_NE(broken.error().find(conf + ":"), std::string::npos) << broken.error();
+  EXPECT_NE(broken.error().find("nothing was changed"), std::string::npos) << broken.error();
+  EXPECT_EQ(broken.resources_size(), 0);
+  // A new resource for this node is reported; r0 is attached (which fails
+  // without metadata, with the reason).
+  std::ofstream(conf) << good
+                      << "resource r9 {\n"
+                         "  on alpha { node-id 0; device /dev/drbd9; disk /x9; meta-disk internal;"
+                         " address 127.0.0.1:5; }\n"
+                         "  on beta { node-id 1; device /dev/drbd9; disk /y9; meta-disk internal;"
+                         " address 127.0.0.1:6; }\n"
+                         "}\n";
+  auto adjusted = call(proto::CONTROL_VERB_ADJUST, "r0");
+  EXPECT_FALSE(adjusted.ok());
+  EXPECT_NE(adjusted.error().find("tandemadm create-md"), std::string::npos) << adjusted.error();
+  ASSERT_GE(adjusted.notes_size(), 1);
+  EXPECT_NE(adjusted.notes(0).find("resource r9 is new"), std::string::npos) << adjusted.notes(0);
+}
+
 }  // namespace
 }  // namespace tandem::daemon
