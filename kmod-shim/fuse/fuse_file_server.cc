@@ -33,7 +33,9 @@ std::string errno_text(int err) {
   return std::strerror(err);
 }
 
-void log_from_libfuse(enum fuse_log_level level, const char* fmt, va_list ap) {
+// libfuse's own messages (printf-style) go to tandem's log.
+__attribute__((format(printf, 2, 0))) void log_from_libfuse(enum fuse_log_level level,
+                                                            const char* fmt, va_list ap) {
   char line[512];
   std::vsnprintf(line, sizeof line, fmt, ap);
   std::string text(line);

@@ -31,7 +31,7 @@ std::string DeviceExport::fuse_mount_point(const DeviceExportOptions& options) {
 Result<std::unique_ptr<DeviceExport>> DeviceExport::start(EventLoop& loop,
                                                           DeviceExportOptions options,
                                                           Submit submit, Writable writable) {
-  std::unique_ptr<DeviceExport> e(new DeviceExport(loop));
+  std::unique_ptr<DeviceExport> e(new DeviceExport());
   std::string dir = options.run_dir;
   if (dir.empty() || dir.back() != '/') dir += '/';
   auto nbd =

@@ -59,11 +59,10 @@ class DeviceExport {
   static std::string fuse_mount_point(const DeviceExportOptions& options);
 
  private:
-  explicit DeviceExport(EventLoop& loop) : loop_(loop) {}
+  DeviceExport() = default;
   Result<void> attach_kernel_nbd(const std::string& device, const nbd::ExportInfo& info);
   size_t nbd_clients() const;  // without the kernel's connection
 
-  EventLoop& loop_;
   std::unique_ptr<NbdExport> nbd_;
   std::unique_ptr<FuseExport> fuse_;
   std::unique_ptr<UblkExport> ublk_;
