@@ -240,8 +240,8 @@ SyncDecision decide(const DiskView& l, const DiskView& p, const HandshakePolicy&
       return refusal(m, "unrelated-data",
                      "unrelated data: the nodes share no generation, so they were never "
                      "synchronized with each other; check that the resource and disk are the "
-                     "right ones, then make one node sync target with `tandemadm invalidate` "
-                     "(or recreate its metadata)",
+                     "right ones, then run `tandemadm connect --discard-my-data` on the node "
+                     "whose data is to be replaced (it is fully overwritten)",
                      l, p);
   }
   return refusal(m, "refused", "unknown generation relation", l, p);
