@@ -39,6 +39,7 @@ enum class AfterSb0Pri {
   kDiscardLeastChanges,
   kDiscardLocal,
   kDiscardRemote,
+  kDiscardNode,  // discard-node-NAME: NetOptions::after_sb_0pri_node
 };
 enum class AfterSb1Pri {
   kDisconnect,
@@ -82,6 +83,7 @@ struct NetOptions {
   Protocol protocol = Protocol::kC;
   bool allow_two_primaries = false;
   AfterSb0Pri after_sb_0pri = AfterSb0Pri::kDisconnect;
+  std::string after_sb_0pri_node;  // the NAME of discard-node-NAME
   AfterSb1Pri after_sb_1pri = AfterSb1Pri::kDisconnect;
   AfterSb2Pri after_sb_2pri = AfterSb2Pri::kDisconnect;
   RrConflict rr_conflict = RrConflict::kDisconnect;

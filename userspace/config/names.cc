@@ -31,6 +31,8 @@ std::string_view name(AfterSb0Pri v) {
       return "discard-local";
     case AfterSb0Pri::kDiscardRemote:
       return "discard-remote";
+    case AfterSb0Pri::kDiscardNode:
+      return "discard-node-";
   }
   return "?";
 }

@@ -9,10 +9,15 @@ namespace tandem::config {
 namespace {
 
 constexpr std::array<std::string_view, 3> kProtocols{"A", "B", "C"};
-constexpr std::array<std::string_view, 7> kAfterSb0{
-    "disconnect",           "discard-younger-primary", "discard-older-primary",
-    "discard-zero-changes", "discard-least-changes",   "discard-local",
-    "discard-remote"};
+// A word ending in '-' is a prefix: "discard-node-NAME" names a host.
+constexpr std::array<std::string_view, 8> kAfterSb0{"disconnect",
+                                                    "discard-younger-primary",
+                                                    "discard-older-primary",
+                                                    "discard-zero-changes",
+                                                    "discard-least-changes",
+                                                    "discard-local",
+                                                    "discard-remote",
+                                                    "discard-node-"};
 constexpr std::array<std::string_view, 5> kAfterSb1{"disconnect", "consensus", "violently-as0p",
                                                     "discard-secondary", "call-pri-lost-after-sb"};
 constexpr std::array<std::string_view, 3> kAfterSb2{"disconnect", "violently-as0p",
@@ -127,6 +132,31 @@ OptionSpec choice(std::string_view kw, SectionKind sec, std::span<const std::str
   return s;
 }
 
+// after-sb-0pri keeps the NAME of discard-node-NAME next to the choice.
+void store_after_sb_0pri(OptionValues& values, const ParsedValue& p) {
+  values.net.after_sb_0pri = static_cast<AfterSb0Pri>(p.choice);
+  values.net.after_sb_0pri_node =
+      values.net.after_sb_0pri == AfterSb0Pri::kDiscardNode ? p.text : std::string();
+}
+
+std::string show_after_sb_0pri(const OptionValues& values, const OptionSpec& spec) {
+  const auto index = static_cast<std::size_t>(values.net.after_sb_0pri);
+  std::string out = index < spec.choices.size() ? std::string(spec.choices[index]) : "?";
+  if (values.net.after_sb_0pri == AfterSb0Pri::kDiscardNode) out += values.net.after_sb_0pri_node;
+  return out;
+}
+
+OptionSpec after_sb_0pri_spec() {
+  OptionSpec s;
+  s.keyword = "after-sb-0pri";
+  s.section = SectionKind::kNet;
+  s.kind = ValueKind::kChoice;
+  s.choices = kAfterSb0;
+  s.store = &store_after_sb_0pri;
+  s.show = &show_after_sb_0pri;
+  return s;
+}
+
 template <auto Sec, auto Fld>
 OptionSpec host_list(std::string_view kw, SectionKind sec) {
   OptionSpec s;
@@ -157,7 +187,7 @@ const std::vector<OptionSpec>& table() {
       // net
       choice<&V::net, &NetOptions::protocol>("protocol", S::kNet, kProtocols),
       flag<&V::net, &NetOptions::allow_two_primaries>("allow-two-primaries", S::kNet),
-      choice<&V::net, &NetOptions::after_sb_0pri>("after-sb-0pri", S::kNet, kAfterSb0),
+      after_sb_0pri_spec(),
       choice<&V::net, &NetOptions::after_sb_1pri>("after-sb-1pri", S::kNet, kAfterSb1),
       choice<&V::net, &NetOptions::after_sb_2pri>("after-sb-2pri", S::kNet, kAfterSb2),
       choice<&V::net, &NetOptions::rr_conflict>("rr-conflict", S::kNet, kRrConflict),
@@ -302,6 +332,7 @@ std::string join_words(std::span<const std::string_view> words) {
   for (std::string_view w : words) {
     if (!out.empty()) out += ", ";
     out += w;
+    if (w.ends_with('-')) out += "NAME";
   }
   return out;
 }
@@ -554,8 +585,21 @@ Result<ParsedValue> parse_option_value(const OptionSpec& spec, const std::vector
         return make_error(kw + " needs one of: " + join_words(spec.choices));
       }
       for (std::size_t i = 0; i < spec.choices.size(); ++i) {
-        if (spec.choices[i] == args[0].text) {
+        const std::string_view word = spec.choices[i];
+        if (word == args[0].text && !word.ends_with('-')) {
           out.choice = i;
+          return out;
+        }
+        // A prefix word ("discard-node-") takes a host name after it.
+        if (word.ends_with('-') && args[0].text.starts_with(word)) {
+          const std::string suffix = args[0].text.substr(word.size());
+          if (suffix.empty() || suffix.size() > 64 ||
+              suffix.find_first_of(" \t/;{}") != std::string::npos) {
+            return make_error(kw + " " + args[0].text + ": expected a host name after '" +
+                              std::string(word) + "', e.g. " + std::string(word) + "alpha");
+          }
+          out.choice = i;
+          out.text = suffix;
           return out;
         }
       }

@@ -238,6 +238,18 @@ class Resolver {
         }
       }
     }
+    if (res.net.after_sb_0pri == AfterSb0Pri::kDiscardNode) {
+      const std::string& n = res.net.after_sb_0pri_node;
+      const bool known =
+          std::any_of(res.hosts.begin(), res.hosts.end(), [&](const ResolvedHost& h) {
+            return std::find(h.names.begin(), h.names.end(), n) != h.names.end();
+          });
+      if (!known) {
+        error(where_set(e, "after-sb-0pri", r.where),
+              ctx + ": after-sb-0pri discard-node-" + n + " names host " + n +
+                  ", which has no 'on' section in this resource; name one of its hosts");
+      }
+    }
     const bool two = both || bpo.size() >= 2;
     if (two && !res.net.allow_two_primaries) {
       error(bpo_at, ctx + ": become-primary-on " + (both ? std::string("both") : "two hosts") +

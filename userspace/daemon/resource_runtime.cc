@@ -67,6 +67,10 @@ void map_recovery_policies(const config::ResolvedResource& c, core::ReplicatorCo
       rc.after_sb_0pri = core::AfterSb0Pri::kDiscardNode;
       rc.discard_node = rc.peer_node;
       break;
+    case config::AfterSb0Pri::kDiscardNode:
+      rc.after_sb_0pri = core::AfterSb0Pri::kDiscardNode;
+      rc.discard_node = c.net.after_sb_0pri_node;
+      break;
   }
   switch (c.net.after_sb_1pri) {
     case config::AfterSb1Pri::kDisconnect:
