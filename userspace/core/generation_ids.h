@@ -27,6 +27,17 @@ inline bool same_generation(uint64_t a, uint64_t b) {
   return a != 0 && b != 0 && (a | kPrimaryIndicator) == (b | kPrimaryIndicator);
 }
 
+// The current UUID `create-md` writes (storage::kGiJustCreated): "no data
+// yet". Pushed into the history by the first `primary --force`, it is no
+// common past: two nodes that were each forced primary from fresh metadata
+// hold unrelated data, not a split brain.
+inline constexpr uint64_t kJustCreatedUuid = 4;
+
+// A UUID that can name shared history (not 0, not the just-created marker).
+inline bool names_history(uint64_t uuid) {
+  return uuid != 0 && (uuid | kPrimaryIndicator) != (kJustCreatedUuid | kPrimaryIndicator);
+}
+
 inline uint64_t with_role(uint64_t uuid, bool primary) {
   if (uuid == 0) return 0;
   return primary ? (uuid | kPrimaryIndicator) : (uuid & ~kPrimaryIndicator);

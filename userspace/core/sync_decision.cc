@@ -12,6 +12,7 @@ bool lower_id(const DiskView& a, const DiskView& b) {
 }
 
 bool in_history(uint64_t uuid, const std::array<uint64_t, 2>& history) {
+  if (!names_history(uuid)) return false;
   for (uint64_t h : history) {
     if (same_generation(uuid, h)) return true;
   }
@@ -297,7 +298,9 @@ GenerationMatch compare_generations(const DiskView& l, const DiskView& p) {
   if (in_history(l.current_uuid, p.history_uuids)) return {R::kFullTarget, 60};
   if (same_generation(l.bitmap_uuid, p.current_uuid)) return {R::kBitmapSource, 70};
   if (in_history(p.current_uuid, l.history_uuids)) return {R::kFullSource, 80};
-  if (same_generation(l.bitmap_uuid, p.bitmap_uuid)) return {R::kSplitBrainAuto, 90};
+  if (names_history(l.bitmap_uuid) && same_generation(l.bitmap_uuid, p.bitmap_uuid)) {
+    return {R::kSplitBrainAuto, 90};
+  }
   if (histories_meet(l, p) || in_history(l.bitmap_uuid, p.history_uuids) ||
       in_history(p.bitmap_uuid, l.history_uuids)) {
     return {R::kSplitBrainManual, 100};
