@@ -300,8 +300,9 @@ case "$scenario" in
     victim_index=1
     [ "$scenario" = crash-primary ] && victim=alpha && victim_index=0
     (
-      for i in $(seq 0 24); do
-        qemu-io -f raw -c "write -P $((i + 1)) $((i * 4))M 4M" "$(uri alpha)" > /dev/null 2>&1 || exit 0
+      # Round after round over the first 100 MiB: still writing at the kill.
+      for i in $(seq 0 99); do
+        qemu-io -f raw -c "write -P $((i % 25 + 1)) $((i % 25 * 4))M 4M" "$(uri alpha)" > /dev/null 2>&1 || exit 0
       done
     ) &
     writer=$!
