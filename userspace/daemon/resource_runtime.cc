@@ -912,11 +912,12 @@ void ResourceRuntime::on_state_changed(const core::StateChanged& change) {
   if (s.disk == core::DiskState::kDiskless && disk_) {
     // The core gave the disk up (detach, or an I/O error with on-io-error
     // detach) after its last I/O finished. This may run inside the export's
-    // own call stack, so close it from the loop.
+    // own call stack, so close the disk from the loop. The export stays:
+    // after an I/O error the application keeps its device, served by the
+    // peer (an administrative detach has closed the export already).
     std::weak_ptr<bool> alive = alive_;
     loop_.add_timer(std::chrono::milliseconds(0), [this, alive] {
       if (alive.expired() || core_->status().disk != core::DiskState::kDiskless) return;
-      stop_export();
       finish_detach();
     });
   }
