@@ -142,8 +142,22 @@ uint64_t Replicator::new_uuid() {
 // generation, so that a later connection can tell "the peer only missed
 // our writes" (peer current == our bitmap UUID) from "both sides wrote".
 void Replicator::rotate_for_divergence() {
-  if (role_ != Role::kPrimary || disk_ != DiskState::kUpToDate) return;
-  if (start_new_generation(md_, new_uuid(), true)) persist_metadata();
+  if (role_ != Role::kPrimary) return;
+  rotate_for_peer_without_disk();
+}
+
+// The peer's disk went away (detached or failed) while connected: whatever
+// our role, writes from now on reach only our disk (ours, or a diskless
+// primary's through us), so the generation the detached disk carries must
+// stop being current. When that disk comes back, the handshake sees our
+// bitmap UUID as its current UUID and resyncs it from our bitmap.
+void Replicator::rotate_for_peer_without_disk() {
+  if (disk_ != DiskState::kUpToDate || detaching_) return;
+  if (!start_new_generation(md_, new_uuid(), role_ == Role::kPrimary)) return;
+  persist_metadata();
+  // The diskless peer decides the handshake of its next attach against the
+  // generations we sent last: it must see the new ones.
+  if (conn_ == ConnState::kConnected && have_peer_state_) send_node_state();
 }
 
 bool Replicator::local_usable() const {
@@ -910,11 +924,15 @@ void Replicator::on_node_state(const net::Frame& frame) {
     DiskView local = handshake_view_;
     local.disk = advertised_disk();  // a disk lost meanwhile counts
     apply_sync_verdict(decide_sync(local, peer_view_, handshake_policy()));
+    // A diskless peer: what is written from now on misses its disk, which
+    // may still carry our generation (it was detached, or restarted without
+    // attaching).
+    if (repl_ == ReplState::kEstablished && !has_data(peer_disk_)) rotate_for_peer_without_disk();
     return;
   }
   if (has_data(old_peer_disk) && !has_data(peer_disk_)) {
     if (repl_ == ReplState::kSyncSource || repl_ == ReplState::kSyncTarget) abort_sync();
-    rotate_for_divergence();
+    rotate_for_peer_without_disk();
   } else if (!has_data(old_peer_disk) && has_data(peer_disk_) && repl_ == ReplState::kEstablished) {
     apply_sync_verdict(decide_sync(local_view(), peer_view_, handshake_policy()));
   } else if (repl_ == ReplState::kSyncTarget && peer_disk_ != DiskState::kUpToDate) {

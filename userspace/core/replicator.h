@@ -226,6 +226,7 @@ class Replicator {
   DiskView local_view() const;
   uint64_t new_uuid();
   void rotate_for_divergence();
+  void rotate_for_peer_without_disk();
   bool local_usable() const;
   // An UpToDate copy on this node / on the connected peer.
   bool local_authoritative() const;

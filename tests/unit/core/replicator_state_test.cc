@@ -610,5 +610,39 @@ TEST(ReplicatorState, ToStringUsesDrbdNames) {
   EXPECT_EQ(to_string(Role::kPrimary), "Primary");
 }
 
+// The node that keeps its disk starts a new generation when the peer's disk
+// goes away, so a disk attached again later is resynchronized with what was
+// written meanwhile (through the diskless node) instead of coming back
+// current over different data.
+TEST(ReplicatorState, DiskAttachedAgainAfterPeerWroteDisklessIsResynced) {
+  Pair p;
+  uptodate_pair(p.h);
+  ASSERT_TRUE(p.h.a().core().detach().ok());
+  p.h.run_until_quiet();
+  ASSERT_EQ(p.h.a().status().disk, DiskState::kDiskless);
+  // What a's disk carries: the generation both nodes shared.
+  const Metadata old_a = uptodate_metadata(0x1111);
+  // b, which keeps the only disk, moved on from the shared generation.
+  EXPECT_EQ(p.h.b().metadata.bitmap_uuid, old_a.current_uuid);
+  EXPECT_NE(p.h.b().metadata.current_uuid, old_a.current_uuid);
+
+  // a, diskless, becomes primary and writes through b.
+  ASSERT_TRUE(p.h.a().core().promote().ok());
+  const uint64_t w = p.h.a().write_pattern(8192, 4096, 0x5a);
+  p.h.run_until_quiet();
+  ASSERT_TRUE(p.h.a().done(w));
+  ASSERT_EQ(p.h.a().request(w).result, 0);
+
+  // a's old disk comes back (a secondary again): it must be resynchronized
+  // from b.
+  ASSERT_TRUE(p.h.a().core().demote().ok());
+  p.h.run_until_quiet();
+  ASSERT_TRUE(p.h.a().core().attach(DiskInfo{kDisk, old_a}).ok());
+  p.h.run_until_quiet();
+  EXPECT_EQ(p.h.a().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.b().status().peer_disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.a().disk, p.h.b().disk);
+}
+
 }  // namespace
 }  // namespace tandem::core::testing
