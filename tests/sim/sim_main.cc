@@ -15,7 +15,7 @@
 //                    (on by default since the core handles it; kept for old replay lines)
 //   --crash-primary-in-metadata-write  power cuts during a primary's metadata write
 //   --invalidate-anytime  invalidate/invalidate-remote also over a partitioned or stalled link
-//   --promote-during-handshake  promote while the connection is being set up
+//   --promote-during-handshake  promote while the connection is being set up (on by default)
 //   --volatile-cache disks lose completed but unflushed writes on a power cut
 //   --check-determinism  run every seed twice and compare the trace hashes
 //   --keep-going     report every failing seed of the range, not only the first
@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   tandem::sim::SimOptions opt;
   // Fixed findings are part of every run (docs/simulation.md, "Findings").
   opt.connect_while_down = true;
+  opt.promote_during_handshake = true;
   uint64_t first = 1;
   uint64_t count = 1;
   uint64_t duration_s = 0;
@@ -146,6 +147,7 @@ int main(int argc, char** argv) {
       opt.strict_b = true;
     } else if (a == "--connect-while-down") {
       opt.connect_while_down = true;
+      opt.promote_during_handshake = true;
     } else if (a == "--crash-primary-in-metadata-write") {
       opt.crash_primary_in_md_write = true;
     } else if (a == "--invalidate-anytime") {

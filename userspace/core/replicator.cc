@@ -438,6 +438,14 @@ Result<void> Replicator::promote(bool force, uint64_t uuid) {
     }
   }
   if (detaching_) return refuse_promote("the disk is being detached");
+  // Our NodeState of this connection is already sent and the handshake
+  // decides on it: a generation started now, and the writes after it, would
+  // be invisible to that decision (both sides could see "same generation").
+  if (handshake_done_ && !have_peer_state_) {
+    return refuse_promote("the connection to peer " + config_.peer_node +
+                          " is being set up (node states not yet exchanged); retry once it is "
+                          "Connected, or disconnect first");
+  }
   if (force && disk_ != DiskState::kUpToDate) {
     if (!has_data(disk_)) {
       return refuse_promote("--force needs a local disk (disk state " +

@@ -644,5 +644,26 @@ TEST(ReplicatorState, DiskAttachedAgainAfterPeerWroteDisklessIsResynced) {
   EXPECT_EQ(p.h.a().disk, p.h.b().disk);
 }
 
+// Promotion between the link coming up and the node states being exchanged
+// is refused: the NodeState the handshake decides on is already sent, so a
+// generation started now (and the writes after it) would go unseen.
+TEST(ReplicatorState, PromoteWhileTheHandshakeIsInProgressIsRefused) {
+  Pair p;
+  attach(p.h.a(), uptodate_metadata(0x1111));
+  attach(p.h.b(), uptodate_metadata(0x1111));
+  ASSERT_TRUE(p.h.a().core().connect().ok());
+  ASSERT_TRUE(p.h.b().core().connect().ok());
+  p.h.a().core().on_connection_established(1);
+  auto r = p.h.a().core().promote();
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("connection to peer mail02 is being set up"));
+  EXPECT_EQ(p.h.a().status().role, Role::kSecondary);
+  // Before the link is up (no NodeState sent yet) promotion is allowed.
+  Pair q;
+  attach(q.h.a(), uptodate_metadata(0x1111));
+  ASSERT_TRUE(q.h.a().core().connect().ok());
+  EXPECT_TRUE(q.h.a().core().promote().ok());
+}
+
 }  // namespace
 }  // namespace tandem::core::testing
