@@ -97,11 +97,24 @@ std::optional<proto::ControlReply> call(const GlobalOptions& options, proto::Con
   return std::move(reply).value();
 }
 
+// What the core says while a connection's node states are being exchanged
+// (core::Replicator::promote).
+constexpr std::string_view kHandshakeInProgress = "node states not yet exchanged";
+
 int run_verb(const GlobalOptions& options, std::span<const std::string> args, std::string_view name,
              proto::ControlVerb verb, std::initializer_list<std::string_view> flags = {}) {
   Parsed p;
   if (!parse_args(name, args, flags, p)) return kExitUsage;
   auto reply = call(options, verb, p);
+  // A promotion is refused for the few milliseconds in which a new
+  // connection exchanges the node states; that is no answer for the
+  // administrator, so ask again for a while before reporting it.
+  for (int attempt = 0; reply && !reply->ok() && attempt < 50 &&
+                        reply->error().find(kHandshakeInProgress) != std::string::npos;
+       ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    reply = call(options, verb, p);
+  }
   if (!reply) return kExitFailure;
   for (const auto& note : reply->notes()) std::printf("%s\n", note.c_str());
   if (!reply->ok()) {
