@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "daemon/superblock_metadata.h"
 #include "storage/md_geometry.h"
 #include "storage/superblock.h"
 
@@ -10,28 +11,6 @@ namespace {
 
 constexpr uint64_t kMdDeviceBytes = 64 << 10;  // bitmap, activity log, superblocks
 constexpr uint32_t kAlExtents = storage::kMinAlExtents;
-
-core::Metadata metadata_of(const storage::Superblock& sb) {
-  core::Metadata md;
-  md.current_uuid = sb.gi.current;
-  md.bitmap_uuid = sb.gi.bitmap;
-  md.history_uuids = sb.gi.history;
-  md.consistent = (sb.flags & storage::kFlagConsistent) != 0;
-  md.up_to_date = md.consistent && (sb.flags & storage::kFlagWasUpToDate) != 0;
-  md.outdated = md.consistent && !md.up_to_date;
-  md.primary = (sb.flags & storage::kFlagPrimary) != 0;
-  return md;
-}
-
-void apply(storage::Superblock& sb, const core::Metadata& md) {
-  sb.gi.current = md.current_uuid;
-  sb.gi.bitmap = md.bitmap_uuid;
-  sb.gi.history = md.history_uuids;
-  sb.flags &= ~(storage::kFlagConsistent | storage::kFlagWasUpToDate | storage::kFlagPrimary);
-  if (md.consistent) sb.flags |= storage::kFlagConsistent;
-  if (md.up_to_date) sb.flags |= storage::kFlagWasUpToDate;
-  if (md.primary) sb.flags |= storage::kFlagPrimary;
-}
 
 }  // namespace
 
@@ -47,7 +26,7 @@ Result<void> SimMetadata::create(const core::Metadata& md) {
   if (!g) return g.error();
   storage::Superblock sb;
   sb.flags = storage::kFlagAlClean;
-  apply(sb, md);
+  daemon::apply_metadata(sb, md);
   auto store = storage::MetadataStore::create(*dev_, *g, sb);
   if (!store) return store.error();
   return {};
@@ -72,7 +51,7 @@ Result<SimMetadata::Loaded> SimMetadata::load() {
                                                std::vector<uint32_t>{});
   al_in_use_ = false;
   Loaded out;
-  out.metadata = metadata_of(store_->superblock());
+  out.metadata = daemon::metadata_of(store_->superblock());
   out.unclean = !applied->was_clean;
   // Runs of set bits become byte ranges of the data area.
   const uint64_t bits = bitmap_->bits();
@@ -104,7 +83,7 @@ Result<void> SimMetadata::persist(const core::Metadata& md) {
   // As tandemd does: the bitmap pages first, then the superblock.
   if (auto r = store_->write_dirty_bitmap(*bitmap_); !r) return r.error();
   storage::Superblock sb = store_->superblock();
-  apply(sb, md);
+  daemon::apply_metadata(sb, md);
   return store_->write_superblock(sb);
 }
 

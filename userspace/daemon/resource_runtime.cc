@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "daemon/handler_environment.h"
 #include "daemon/resync_options.h"
+#include "daemon/superblock_metadata.h"
 
 namespace tandem::daemon {
 namespace {
@@ -138,18 +139,6 @@ void map_recovery_policies(const config::ResolvedResource& c, core::ReplicatorCo
       rc.on_io_error = core::OnIoError::kCallLocalIoError;
       break;
   }
-}
-
-core::Metadata metadata_of(const storage::Superblock& sb) {
-  core::Metadata md;
-  md.current_uuid = sb.gi.current;
-  md.bitmap_uuid = sb.gi.bitmap;
-  md.history_uuids = sb.gi.history;
-  md.consistent = (sb.flags & storage::kFlagConsistent) != 0;
-  md.up_to_date = md.consistent && (sb.flags & storage::kFlagWasUpToDate) != 0;
-  md.outdated = md.consistent && !md.up_to_date;
-  md.primary = (sb.flags & storage::kFlagPrimary) != 0;
-  return md;
 }
 
 }  // namespace
@@ -866,13 +855,7 @@ void ResourceRuntime::run_handler(const core::RunHandler& run) {
 void ResourceRuntime::persist(const core::Metadata& md) {
   if (!disk_) return;
   storage::Superblock sb = disk_->superblock();
-  sb.gi.current = md.current_uuid;
-  sb.gi.bitmap = md.bitmap_uuid;
-  sb.gi.history = md.history_uuids;
-  sb.flags &= ~(storage::kFlagConsistent | storage::kFlagWasUpToDate | storage::kFlagPrimary);
-  if (md.consistent) sb.flags |= storage::kFlagConsistent;
-  if (md.up_to_date) sb.flags |= storage::kFlagWasUpToDate;
-  if (md.primary) sb.flags |= storage::kFlagPrimary;
+  apply_metadata(sb, md);
   if (auto r = disk_->write_dirty_bitmap(); !r) {
     TLOG(LOG_ERR, "%s", r.error().message.c_str());
   }
