@@ -522,7 +522,8 @@ Result<void> Replicator::invalidate() {
     return make_error(res + ": cannot invalidate this node's data: " + why);
   };
   if (!has_data(disk_) || detaching_) return refuse_invalidate("no disk is attached");
-  if (conn_ != ConnState::kConnected || !have_peer_state_ || peer_disk_ != DiskState::kUpToDate) {
+  if (conn_ != ConnState::kConnected) return invalidate_unconnected();
+  if (!have_peer_state_ || peer_disk_ != DiskState::kUpToDate) {
     return refuse_invalidate("peer " + config_.peer_node +
                              " is not connected with UpToDate data to copy from; connect it "
                              "first");
@@ -538,6 +539,33 @@ Result<void> Replicator::invalidate() {
   start_sync_target(true);
   send_node_state(false, false, 0, true);
   pump();
+  note_state();
+  return {};
+}
+
+// As DRBD 8.4 does without a connection: every block is marked out of sync
+// and the disk Inconsistent, both written before the call returns (the
+// runtime writes the dirty bitmap ahead of the superblock). At the next
+// connection the disk states make this node the sync target and its bitmap,
+// all set, has everything copied.
+Result<void> Replicator::invalidate_unconnected() {
+  if (role_ == Role::kPrimary) {
+    return make_error("resource " + config_.resource +
+                      ": cannot invalidate this node's data: this node is primary and peer " +
+                      config_.peer_node +
+                      " is not connected, so no UpToDate copy would remain; connect the peer, "
+                      "or demote this node first");
+  }
+  log_event(5,
+            "invalidate without a connection: the whole device is out of sync; this node "
+            "becomes sync target when peer " +
+                config_.peer_node + " connects");
+  mark_out_of_sync(0, size_);
+  set_disk(DiskState::kInconsistent);
+  md_.consistent = false;
+  md_.up_to_date = false;
+  md_.outdated = false;
+  persist_metadata();
   note_state();
   return {};
 }
