@@ -446,6 +446,20 @@ Result<void> Replicator::promote(bool force, uint64_t uuid) {
                           " is being set up (node states not yet exchanged); retry once it is "
                           "Connected, or disconnect first");
   }
+  // Peer writes of a closed connection are still being written (see
+  // connection_cleanup): until they are on the disk, a read here could
+  // return data older than what the old primary acknowledged.
+  bool old_writes_pending = false;
+  received_.for_each([&](uint64_t, const Received& r) {
+    if (r.kind == ReceivedKind::kWrite && (!handshake_done_ || r.conn_gen != conn_gen_)) {
+      old_writes_pending = true;
+    }
+  });
+  if (old_writes_pending) {
+    return refuse_promote("writes received from peer " + config_.peer_node +
+                          " before the connection broke are still being written; retry in a "
+                          "moment");
+  }
   if (force && disk_ != DiskState::kUpToDate) {
     if (!has_data(disk_)) {
       return refuse_promote("--force needs a local disk (disk state " +
@@ -678,12 +692,17 @@ void Replicator::connection_cleanup() {
     if (!reads_.at(id).via_peer) continue;
     start_read(id);  // locally if possible, else EIO
   }
-  // Received frames not yet on our disk are dropped: the peer marks them
-  // out of sync because it never gets their acknowledgement. Those already
-  // submitted finish without an acknowledgement.
+  // Peer writes that arrived are still written, in their order, as DRBD's
+  // receiver writes every data packet it got before it tears a connection
+  // down: with protocol B the peer may already have acknowledged them to its
+  // application on our RecvAck, so after a failover this disk must hold
+  // them. They finish without an acknowledgement; the peer has them marked
+  // out of sync anyway (no WriteAck came), so a later resync only rewrites
+  // what we wrote. Resync data and barriers not yet submitted are dropped:
+  // nobody was promised them, and their ranges stay out of sync.
   for (uint64_t id : received_.ids()) {
     Received& item = received_.at(id);
-    if (!item.submitted) {
+    if (!item.submitted && item.kind != ReceivedKind::kWrite) {
       retire_buffer(std::move(item.data));
       received_.erase(id);
     }
