@@ -206,6 +206,7 @@ DiskView Replicator::local_view() const {
   v.out_of_sync_bytes = out_of_sync_.total_bytes();
   v.discard_my_data = discard_my_data_;
   v.node_name = config_.local_node;
+  v.rr_conflict = config_.rr_conflict;
   return v;
 }
 
@@ -269,6 +270,7 @@ void Replicator::send_node_state(bool overwrite_peer, bool sync_done, uint64_t s
   ns.set_discard_node(config_.discard_node);
   ns.set_sync_uuid(sync_uuid);
   ns.set_request_sync(request_sync);
+  ns.set_rr_conflict(static_cast<uint32_t>(config_.rr_conflict) + 1);
   send(net::FrameType::kNodeState, ns);
 }
 
@@ -833,7 +835,8 @@ void Replicator::on_node_state(const net::Frame& frame) {
   if (!wire::parse(frame, ns) || !proto::PeerRole_IsValid(ns.role()) ||
       ns.role() == proto::ROLE_UNKNOWN || !proto::PeerDiskState_IsValid(ns.disk()) ||
       ns.disk() == proto::DISK_DUNKNOWN || !proto::WireProtocol_IsValid(ns.protocol()) ||
-      ns.protocol() == proto::WIRE_PROTOCOL_UNSET || ns.history_uuids_size() > 2) {
+      ns.protocol() == proto::WIRE_PROTOCOL_UNSET || ns.history_uuids_size() > 2 ||
+      ns.rr_conflict() > static_cast<uint32_t>(RrConflict::kCallPriLost) + 1) {
     protocol_error("malformed NodeState");
     return;
   }
@@ -898,6 +901,7 @@ void Replicator::on_node_state(const net::Frame& frame) {
   peer_view_.out_of_sync_bytes = ns.out_of_sync_bytes();
   peer_view_.discard_my_data = ns.discard_my_data();
   peer_view_.node_name = config_.peer_node;
+  if (ns.rr_conflict() != 0) peer_view_.rr_conflict = static_cast<RrConflict>(ns.rr_conflict() - 1);
   if (first) {
     conn_ = ConnState::kConnected;
     if (io_suspended_) {

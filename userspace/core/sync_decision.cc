@@ -311,6 +311,33 @@ GenerationMatch compare_generations(const DiskView& l, const DiskView& p) {
 SyncDecision decide_sync(const DiskView& local, const DiskView& peer,
                          const HandshakePolicy& policy) {
   SyncDecision d = apply_rr_conflict(decide(local, peer, policy), local, peer, policy);
+  // rr-conflict retry-connect on a primary peer: the peer decides the
+  // mirrored pair of views, and when that makes it a sync target that
+  // refuses and retries, this node must not start the sync. A sync source
+  // moves its generations at once, so the retried connection would meet
+  // them changed and end as a split brain nobody can resolve automatically
+  // (both StandAlone). Nor does this node close the connection itself,
+  // which could keep the peer from ever evaluating: it waits for the peer's
+  // refusal and then keeps connecting, as DRBD's sync source only sees the
+  // connection go. (With rr-conflict disconnect or call-pri-lost the primary
+  // goes StandAlone and the administrator steps in; the source still starts
+  // the sync there, as before.)
+  if (d.verdict == SyncVerdict::kSource && peer.rr_conflict == RrConflict::kRetryConnect) {
+    HandshakePolicy mirror = policy;
+    mirror.rr_conflict = *peer.rr_conflict;
+    mirror.local_can_demote = true;  // does not change whether rr-conflict applies
+    const SyncDecision theirs = apply_rr_conflict(decide(peer, local, mirror), peer, local, mirror);
+    if (theirs.verdict == SyncVerdict::kRefuse && theirs.outcome == "rr-conflict") {
+      SyncDecision w =
+          make(SyncVerdict::kNoSync, false, d.match, "rr-conflict-peer",
+               "the peer is primary and would become sync target (" + d.outcome + ")" +
+                   (d.detail.empty() ? "" : " by " + d.detail) + ", which its rr-conflict " +
+                   std::string(to_string(*peer.rr_conflict)) +
+                   " refuses: no sync, waiting for the peer to drop the connection");
+      w.split_brain = d.split_brain;
+      d = std::move(w);
+    }
+  }
   d.detail = "rule " + std::to_string(d.match.rule) + (d.detail.empty() ? "" : ", " + d.detail) +
              "; this node " + view_text(local) + "; peer " + view_text(peer);
   return d;
