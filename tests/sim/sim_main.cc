@@ -15,6 +15,7 @@
 //   --connect-while-down  a node taken down may connect and be promoted while diskless
 //                    (on by default since the core handles it; kept for old replay lines)
 //   --crash-primary-in-metadata-write  power cuts during a primary's metadata write
+//                    (on by default since the core handles it; kept for old replay lines)
 //   --invalidate-anytime  invalidate/invalidate-remote also over a partitioned or stalled link
 //   --promote-during-handshake  promote while the connection is being set up (on by default)
 //   --volatile-cache disks lose completed but unflushed writes on a power cut
@@ -76,6 +77,7 @@ int main(int argc, char** argv) {
   opt.connect_while_down = true;
   opt.promote_during_handshake = true;
   opt.strict_b = true;
+  opt.crash_primary_in_md_write = true;
   uint64_t first = 1;
   uint64_t count = 1;
   uint64_t duration_s = 0;

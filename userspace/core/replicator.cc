@@ -323,6 +323,14 @@ Result<void> Replicator::attach(const DiskInfo& disk) {
                       " is not a positive multiple of " + std::to_string(kSectorBytes) +
                       " bytes; check the disk line");
   }
+  // Our NodeState of this connection is already sent (diskless) and the
+  // peer decides on it, while this node would decide with the disk: the two
+  // would disagree about whether a disk takes part (as for promote).
+  if (handshake_done_ && !have_peer_state_) {
+    return make_error(res + ": the connection to peer " + config_.peer_node +
+                      " is being set up (node states not yet exchanged); retry once it is "
+                      "Connected, or disconnect first");
+  }
   if (have_peer_state_ && peer_size_ != 0 && peer_size_ != disk.size_bytes) {
     return make_error(res + ": the backing device has " + std::to_string(disk.size_bytes) +
                       " bytes but peer " + config_.peer_node + "'s has " +
@@ -676,15 +684,21 @@ void Replicator::connection_cleanup() {
   for (size_t t = 0; t < kTimerCount; ++t) cancel(static_cast<TimerId>(t));
 
   // Writes the peer has not confirmed: completed locally, remembered as out
-  // of sync. With protocol C this is the "peer declared gone" case.
+  // of sync. With protocol C this is the "peer declared gone" case. A
+  // primary's new generation is persisted before any of them completes: the
+  // runtime executes actions in order, so a write acknowledged on this disk
+  // alone is never covered by the old generation only (a crash would bring
+  // the node back looking like its peer's copy, and the handshake could
+  // overwrite the write).
   for (uint64_t id : writes_.ids()) {
     AppWrite& w = writes_.at(id);
     if (w.sent && !w.write_acked && !w.peer_gone) {
       w.peer_gone = true;
       mark_out_of_sync(w.offset, w.length);
     }
-    try_finish_write(id);
   }
+  if (peer_had_data) rotate_for_divergence();
+  for (uint64_t id : writes_.ids()) try_finish_write(id);
   for (uint64_t id : flushes_.ids()) {
     AppFlush& f = flushes_.at(id);
     if (f.sent && !f.barrier_acked) f.peer_gone = true;
@@ -712,10 +726,7 @@ void Replicator::connection_cleanup() {
   std::erase_if(received_order_, [&](uint64_t id) { return received_.find(id) == nullptr; });
   resync_connection_lost();
   repl_ = ReplState::kOff;
-  if (peer_had_data) {
-    rotate_for_divergence();
-    fence_peer_if_needed();
-  }
+  if (peer_had_data) fence_peer_if_needed();
 }
 
 void Replicator::on_frame(net::Frame&& frame) {

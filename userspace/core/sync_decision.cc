@@ -26,9 +26,13 @@ bool histories_meet(const DiskView& a, const DiskView& b) {
   return false;
 }
 
-// Equal generations: the node that stopped uncleanly gets its hot extents
-// back from the other one; both unclean: from the one that was primary
-// then, else from the lower node id. The source must hold UpToDate data.
+// Equal generations after an unclean stop. A node that crashed while
+// primary is the source, as in DRBD (its disk holds every write it
+// acknowledged, the peer's may lack those still on their way, which with
+// protocol A or B were acknowledged already); its hot extents are copied
+// to the peer. Otherwise a node that stopped uncleanly as secondary gets its
+// hot extents back from the clean one; both unclean secondaries: from the
+// lower node id. The source must hold UpToDate data.
 GenerationMatch equal_generations(const DiskView& l, const DiskView& p) {
   // A sync source keeps its sync UUID as bitmap UUID; when the target never
   // adopted it (the connection broke first), the source may have written
@@ -40,11 +44,11 @@ GenerationMatch equal_generations(const DiskView& l, const DiskView& p) {
   if (!l.unclean && !p.unclean) return {GenerationRelation::kEqual, 40};
   bool local_source = false;
   int rule = 41;
-  if (l.unclean != p.unclean) {
-    local_source = !l.unclean;
-  } else if (l.crashed_primary != p.crashed_primary) {
+  if (l.crashed_primary != p.crashed_primary) {
     local_source = l.crashed_primary;
     rule = 42;
+  } else if (l.unclean != p.unclean) {
+    local_source = !l.unclean;
   } else {
     local_source = lower_id(l, p);
     rule = 43;

@@ -98,6 +98,8 @@ TEST(SyncDecision, OutcomeTable) {
        SyncVerdict::kSource, false, 35, "bitmap-sync-source"},
       {"unclean node gets its hot extents back", unclean, up(0x50), SyncVerdict::kTarget, false, 41,
        "bitmap-sync-target"},
+      {"a crashed primary is the source (DRBD)", unclean_primary, up(0x50), SyncVerdict::kSource,
+       false, 42, "bitmap-sync-source"},
       {"both unclean: the one that was primary is the source", unclean_primary, unclean,
        SyncVerdict::kSource, false, 42, "bitmap-sync-source"},
       {"both unclean primaries: lower node id is the source", unclean_primary, unclean_primary,
