@@ -240,7 +240,7 @@ void Replicator::send(net::FrameType type, const google::protobuf::MessageLite& 
 }
 
 void Replicator::send_node_state(bool overwrite_peer, bool sync_done, uint64_t sync_uuid,
-                                 bool request_sync) {
+                                 bool request_sync, bool request_invalidate) {
   if (!handshake_done_) return;
   // The peer decides the sync direction from the first NodeState it gets,
   // so this node decides from the same view of itself.
@@ -270,6 +270,7 @@ void Replicator::send_node_state(bool overwrite_peer, bool sync_done, uint64_t s
   ns.set_discard_node(config_.discard_node);
   ns.set_sync_uuid(sync_uuid);
   ns.set_request_sync(request_sync);
+  ns.set_request_invalidate(request_invalidate);
   ns.set_rr_conflict(static_cast<uint32_t>(config_.rr_conflict) + 1);
   send(net::FrameType::kNodeState, ns);
 }
@@ -586,9 +587,15 @@ Result<void> Replicator::invalidate_remote() {
     return refuse_invalidate("a " + std::string(to_string(repl_)) +
                              " is running; wait for it to finish");
   }
-  log_event(5, "handshake: full-sync-source (invalidate-remote)");
-  become_sync_source(true, true);
-  pump();
+  // Two steps, as DRBD's cluster-wide state change: the peer must confirm
+  // (becoming the sync target, answering request_sync) before this node
+  // becomes the source. A source that switched at once could be cut off
+  // before the peer heard of it; the peer would go on as UpToDate (and be
+  // written to), while this node, as a sync source, starts no new generation
+  // when the link breaks, so the next handshake would overwrite one side's
+  // writes.
+  log_event(5, "invalidate-remote: asking the peer to become the sync target");
+  send_node_state(false, false, 0, false, true);
   note_state();
   return {};
 }
@@ -951,6 +958,22 @@ void Replicator::on_node_state(const net::Frame& frame) {
     return;
   }
   adopt_sync_uuid(ns.sync_uuid());
+  if (ns.request_invalidate()) {
+    if (repl_ == ReplState::kEstablished && has_data(disk_) && !detaching_ &&
+        role_ != Role::kPrimary && peer_disk_ == DiskState::kUpToDate) {
+      log_event(5, "handshake: full-sync-target (the peer ran invalidate-remote)");
+      start_sync_target(true);
+      send_node_state(false, false, 0, true);
+    } else {
+      // The peer asked in another state of this node (a race with a
+      // promotion, a detach or a sync): nothing happens, its administrator
+      // sees no sync start and may retry.
+      log_event(4, "the peer ran invalidate-remote, but this node is " +
+                       std::string(to_string(role_)) + " " + std::string(to_string(disk_)) + "/" +
+                       std::string(to_string(repl_)) + ": not becoming its sync target");
+    }
+    return;
+  }
   if (ns.request_sync()) {
     if (repl_ == ReplState::kEstablished && disk_ == DiskState::kUpToDate && !detaching_ &&
         has_data(peer_disk_)) {
