@@ -247,7 +247,7 @@ class Replicator {
   void send(net::FrameType type, const google::protobuf::MessageLite& msg,
             const std::byte* payload = nullptr, uint32_t payload_length = 0);
   void send_node_state(bool overwrite_peer = false, bool sync_done = false, uint64_t sync_uuid = 0,
-                       bool request_sync = false);
+                       bool request_sync = false, bool request_invalidate = false);
   void pump();
 
   // ---- connection

@@ -112,6 +112,37 @@ TEST(HandshakeHarness, InvalidateNeedsAnUpToDatePeerWhenConnected) {
   EXPECT_EQ(p.h.a().status().disk, DiskState::kUpToDate);
 }
 
+// invalidate-remote takes effect only once the peer confirmed: a request
+// lost with the connection changes nothing on either side (no sync source
+// without a target that knows it).
+TEST(HandshakeHarness, InvalidateRemoteWaitsForThePeer) {
+  Pair p;
+  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
+  p.h.connect_both();
+  p.h.run_until_quiet();
+  const Metadata a_md = p.h.a().metadata;
+  ASSERT_TRUE(p.h.a().core().invalidate_remote().ok());
+  p.h.drain();
+  EXPECT_EQ(p.h.a().status().repl, ReplState::kEstablished);  // not yet a source
+  EXPECT_EQ(p.h.a().status().disk, DiskState::kUpToDate);
+  p.h.cut_link();  // the request dies on the wire
+  p.h.run_until_quiet();
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.a().metadata.current_uuid, a_md.current_uuid);
+  EXPECT_EQ(p.h.a().metadata.bitmap_uuid, a_md.bitmap_uuid);
+  p.h.establish();
+  p.h.run_until_quiet();
+  EXPECT_EQ(p.h.a().status().repl, ReplState::kEstablished);
+  EXPECT_EQ(p.h.b().status().repl, ReplState::kEstablished);
+  EXPECT_EQ(p.h.a().status().sync_bytes_sent, 0U);
+  // Asked again over a working link, the peer confirms and is overwritten.
+  ASSERT_TRUE(p.h.a().core().invalidate_remote().ok());
+  p.h.run_until_quiet();
+  EXPECT_EQ(p.h.a().status().sync_bytes_sent, kDisk);
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.a().disk, p.h.b().disk);
+}
+
 TEST(HandshakeHarness, InvalidateWithoutAConnectionSyncsEverythingAtTheNextOne) {
   Pair p;
   p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
