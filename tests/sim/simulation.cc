@@ -130,6 +130,7 @@ struct Host {
   const char* name = "";
   double eio_rate = 0;      // the disk fails I/Os with EIO now and then
   uint64_t slow_until = 0;  // the disk is slow until then (three nodes)
+  uint64_t slow_by = 0;     // ... and every I/O takes up to this much longer
   bool isolated = false;    // cut off from every other machine
   uint64_t isolation_gen = 0;
   std::vector<std::pair<size_t, int>> replicas;  // (resource, its index in the pair)
@@ -627,11 +628,11 @@ void ResourceSim::run_action(Node& n, Action& action) {
 }
 
 // An I/O on the machine's disk: `base` plus up to `spread` microseconds, and
-// up to 20 ms more while that disk is slow (it serves every resource of
+// up to `slow_by` more while that disk is slow (it serves every resource of
 // the machine).
 uint64_t ResourceSim::disk_latency(const Node& n, uint64_t base, uint64_t spread) {
   uint64_t latency = base + rand(spread);
-  if (now_ < n.host->slow_until) latency += rand(20 * kMs);
+  if (now_ < n.host->slow_until) latency += rand(n.host->slow_by);
   return latency;
 }
 
@@ -1781,8 +1782,15 @@ void Cluster::toggle_disk_errors(Host& h) {
 }
 
 void Cluster::slow_disk(Host& h) {
-  h.slow_until = now_ + rand(2000 * kMs);
-  trace("%s disk slow until t=%llu", h.name, static_cast<unsigned long long>(h.slow_until));
+  // Mostly a busy disk (tens of milliseconds), sometimes one that stalls
+  // for up to a second per I/O: a metadata write that long keeps the
+  // machine's runtime from answering pings (it waits for the write), so
+  // the peers of both resources time out.
+  h.slow_by = chance(0.7) ? 20 * kMs : 1000 * kMs;
+  h.slow_until = now_ + rand(3000 * kMs);
+  trace("%s disk slow until t=%llu (I/Os up to %llu ms longer)", h.name,
+        static_cast<unsigned long long>(h.slow_until),
+        static_cast<unsigned long long>(h.slow_by / kMs));
 }
 
 SimResult Cluster::run() {
