@@ -17,6 +17,7 @@
 //   --crash-primary-in-metadata-write  power cuts during a primary's metadata write
 //   --invalidate-anytime  invalidate/invalidate-remote also over a partitioned or stalled link
 //   --promote-during-handshake  promote while the connection is being set up (on by default)
+//   --attach-during-handshake   attach a disk while the connection is being set up
 //   --volatile-cache disks lose completed but unflushed writes on a power cut
 //   --check-determinism  run every seed twice and compare the trace hashes
 //   --keep-going     report every failing seed of the range, not only the first
@@ -41,7 +42,7 @@ void usage() {
       "                  [--volatile-cache] [--crash-busy-primary] [--demote-busy-primary]\n"
       "                  [--attach-on-primary] [--strict-protocol-b] [--connect-while-down]\n"
       "                  [--crash-primary-in-metadata-write] [--invalidate-anytime]\n"
-      "                  [--promote-during-handshake]\n"
+      "                  [--promote-during-handshake] [--attach-during-handshake]\n"
       "                  [--check-determinism] [--keep-going]\n"
       "                  [--expect-failure-within N]\n");
 }
@@ -167,6 +168,8 @@ int main(int argc, char** argv) {
       opt.invalidate_anytime = true;
     } else if (a == "--promote-during-handshake") {
       opt.promote_during_handshake = true;
+    } else if (a == "--attach-during-handshake") {
+      opt.attach_during_handshake = true;
     } else if (a == "--keep-going") {
       keep_going = true;
     } else if (a == "--check-determinism") {

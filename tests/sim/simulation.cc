@@ -452,8 +452,7 @@ core::ReplicatorConfig ResourceSim::config(int i) {
   core::ReplicatorConfig c;
   c.resource = name_;
   c.local_node = nodes_[i].name;
-  // Node ids are the machines' (alpha 1, beta 2, gamma 3), as in DRBD's
-  // configuration where a host keeps its id in every resource.
+  // Node ids are the machines' (alpha 1, beta 2, gamma 3) in every resource.
   c.local_node_id = static_cast<uint32_t>(nodes_[i].host->index + 1);
   c.peer_node = nodes_[1 - i].name;
   c.protocol = mode_ == Mode::kProtocolA   ? core::WireProtocol::kA
@@ -801,6 +800,13 @@ void ResourceSim::attach(Node& n) {
   // metadata write in flight has finished (the call may be deferred).
   call(n, [this, &n](core::Replicator& c) {
     if (c.status().disk != DiskState::kDiskless) return;
+    // Not while the connection is being set up (link up, node states not
+    // yet exchanged) unless --attach-during-handshake: the core does not
+    // tell the peer about the new disk then (docs/simulation.md, findings).
+    if (link_up_ && c.status().conn == ConnState::kConnecting && !opt_.attach_during_handshake) {
+      trace("%s attach waits: the connection is being set up", n.name);
+      return;
+    }
     auto loaded = n.meta->load();
     if (!loaded) {
       return fail(std::string(n.name) + ": metadata unreadable: " + loaded.error().message);
@@ -1139,7 +1145,25 @@ void ResourceSim::resolve_split_brain() {
   for (auto& m : nodes_) {
     if (m.core->status().conn == ConnState::kConnected) return;
   }
-  Node& keep = nodes_[rand(2)];
+  Node* keep_pick = &nodes_[rand(2)];
+  // Data that is not UpToDate (an interrupted sync target) cannot be kept:
+  // whatever the administrator says, the cores make the UpToDate side the
+  // sync source. That side must then hold every acknowledged write (its
+  // flag was the model's caution, e.g. for writes acknowledged during a
+  // resync): nothing is resolved, no acknowledgement given up.
+  const bool usable[2] = {nodes_[0].core->status().disk == DiskState::kUpToDate,
+                          nodes_[1].core->status().disk == DiskState::kUpToDate};
+  if (usable[0] != usable[1]) {
+    Node& source = nodes_[usable[0] ? 0 : 1];
+    source.missed_acked = false;
+    source.all_dirty = true;
+    trace(
+        "model: no split brain to resolve, %s is the only UpToDate side and must hold every "
+        "acknowledged write",
+        source.name);
+    return;
+  }
+  Node& keep = *keep_pick;
   Node& victim = nodes_[1 - keep.index];
   oracle_.rebase(keep.image);
   mark_all_dirty();
@@ -1909,6 +1933,7 @@ std::string replay_command(const SimOptions& o) {
   if (o.connect_while_down) cmd += " --connect-while-down";
   if (o.invalidate_anytime) cmd += " --invalidate-anytime";
   if (o.promote_during_handshake) cmd += " --promote-during-handshake";
+  if (o.attach_during_handshake) cmd += " --attach-during-handshake";
   if (o.crash_primary_in_md_write) cmd += " --crash-primary-in-metadata-write";
   return cmd + " --trace";
 }

@@ -56,6 +56,9 @@ struct SimOptions {
   // states not yet exchanged) (docs/simulation.md, findings).
   bool promote_during_handshake = false;
   bool print_trace = false;  // every trace line to stdout
+  // Attach a disk while the connection is being set up (link up, node
+  // states not yet exchanged) (docs/simulation.md, findings).
+  bool attach_during_handshake = false;
 };
 
 struct SimResult {
