@@ -1,5 +1,6 @@
-// tandem-sim: runs the deterministic simulation of a two-node resource.
-//   tandem-sim --seed N [--steps M] [--nodes 2] [--trace]   one run, replayable
+// tandem-sim: runs the deterministic simulation of a two-node resource, or
+// of three resources in a ring on three nodes (--nodes 3).
+//   tandem-sim --seed N [--steps M] [--nodes 2|3] [--trace]  one run, replayable
 //   tandem-sim --seeds FIRST:COUNT [--steps M]              a range (CI)
 //   tandem-sim --duration SECONDS [--seed FIRST]            seeds until time is up
 //   --mode a|b|c|dual  force protocol A, B, C or dual-primary (protocol C) instead of
@@ -18,6 +19,7 @@
 //                    (on by default since the core handles it; kept for old replay lines)
 //   --invalidate-anytime  invalidate/invalidate-remote also over a partitioned or stalled link
 //   --promote-during-handshake  promote while the connection is being set up (on by default)
+//   --attach-during-handshake   attach a disk while the connection is being set up
 //   --volatile-cache disks lose completed but unflushed writes on a power cut
 //   --check-determinism  run every seed twice and compare the trace hashes
 //   --keep-going     report every failing seed of the range, not only the first
@@ -37,12 +39,12 @@ void usage() {
   std::fprintf(
       stderr,
       "usage: tandem-sim [--seed N | --seeds FIRST:COUNT | --duration SECONDS]\n"
-      "                  [--steps M] [--nodes 2] [--mode a|b|c|dual|any] [--trace]\n"
+      "                  [--steps M] [--nodes 2|3] [--mode a|b|c|dual|any] [--trace]\n"
       "                  [--break-ack] [--break-activity-log]\n"
       "                  [--volatile-cache] [--crash-busy-primary] [--demote-busy-primary]\n"
       "                  [--attach-on-primary] [--strict-protocol-b] [--connect-while-down]\n"
       "                  [--crash-primary-in-metadata-write] [--invalidate-anytime]\n"
-      "                  [--promote-during-handshake]\n"
+      "                  [--promote-during-handshake] [--attach-during-handshake]\n"
       "                  [--check-determinism] [--keep-going]\n"
       "                  [--expect-failure-within N]\n");
 }
@@ -56,10 +58,19 @@ bool parse_u64(const char* text, uint64_t& out) {
   return true;
 }
 
+// "mode c", or with three resources "modes r0 c, r1 a, r2 dual".
+std::string modes_text(const tandem::sim::SimResult& r) {
+  if (r.modes.size() <= 1) return std::string("mode ") + tandem::sim::mode_name(r.mode);
+  std::string s = "modes";
+  for (size_t i = 0; i < r.modes.size(); ++i) {
+    s += (i == 0 ? " r" : ", r") + std::to_string(i) + " " + tandem::sim::mode_name(r.modes[i]);
+  }
+  return s;
+}
+
 void report_failure(const tandem::sim::SimOptions& o, const tandem::sim::SimResult& r) {
-  std::printf("FAILED seed %llu (mode %s): %s\nlast trace events:\n",
-              static_cast<unsigned long long>(o.seed), tandem::sim::mode_name(r.mode),
-              r.failure.c_str());
+  std::printf("FAILED seed %llu (%s): %s\nlast trace events:\n",
+              static_cast<unsigned long long>(o.seed), modes_text(r).c_str(), r.failure.c_str());
   for (const auto& line : r.last_trace) std::printf("  %s\n", line.c_str());
   std::printf("replay: %s\n", tandem::sim::replay_command(o).c_str());
 }
@@ -85,6 +96,7 @@ int main(int argc, char** argv) {
   bool determinism = false;
   bool keep_going = false;
   uint64_t failures = 0;
+  bool steps_given = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -103,13 +115,15 @@ int main(int argc, char** argv) {
       ++i;
     } else if (a == "--steps" && v && parse_u64(v, n)) {
       opt.steps = n;
+      steps_given = true;
       ++i;
     } else if (a == "--nodes" && v && parse_u64(v, n)) {
-      if (n != 2) {
-        std::fprintf(stderr, "tandem-sim: only --nodes 2 is simulated so far (got %llu)\n",
+      if (n != 2 && n != 3) {
+        std::fprintf(stderr, "tandem-sim: --nodes takes 2 or 3 (got %llu)\n",
                      static_cast<unsigned long long>(n));
         return 2;
       }
+      opt.nodes = static_cast<int>(n);
       ++i;
     } else if (a == "--duration" && v && parse_u64(v, n)) {
       duration_s = n;
@@ -158,6 +172,8 @@ int main(int argc, char** argv) {
       opt.invalidate_anytime = true;
     } else if (a == "--promote-during-handshake") {
       opt.promote_during_handshake = true;
+    } else if (a == "--attach-during-handshake") {
+      opt.attach_during_handshake = true;
     } else if (a == "--keep-going") {
       keep_going = true;
     } else if (a == "--check-determinism") {
@@ -168,6 +184,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+
+  // --steps counts the events of the whole cluster: three resources get
+  // three times the default, so that each sees as many as a two-node run.
+  if (opt.nodes == 3 && !steps_given) opt.steps *= 3;
 
   const auto start = std::chrono::steady_clock::now();
   uint64_t runs = 0, events = 0, sim_us = 0, acked = 0, crashes = 0;
@@ -186,7 +206,7 @@ int main(int argc, char** argv) {
     sim_us += r.sim_time_us;
     acked += r.acknowledged_writes;
     crashes += r.crashes;
-    ++per_mode[static_cast<int>(r.mode)];
+    for (const tandem::sim::Mode m : r.modes) ++per_mode[static_cast<int>(m)];
     if (determinism) {
       const bool print = opt.print_trace;
       opt.print_trace = false;
@@ -221,9 +241,10 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(acked), static_cast<unsigned long long>(crashes),
       determinism ? ", every seed run twice with identical traces" : "");
   std::printf(
-      "modes: protocol A %llu, B %llu, C %llu, dual-primary %llu\n",
-      static_cast<unsigned long long>(per_mode[1]), static_cast<unsigned long long>(per_mode[2]),
-      static_cast<unsigned long long>(per_mode[3]), static_cast<unsigned long long>(per_mode[4]));
+      "%s: protocol A %llu, B %llu, C %llu, dual-primary %llu\n",
+      opt.nodes == 3 ? "resource modes" : "modes", static_cast<unsigned long long>(per_mode[1]),
+      static_cast<unsigned long long>(per_mode[2]), static_cast<unsigned long long>(per_mode[3]),
+      static_cast<unsigned long long>(per_mode[4]));
   if (failures > 0) {
     std::printf("%llu of %llu runs FAILED (see the replay lines above)\n",
                 static_cast<unsigned long long>(failures), static_cast<unsigned long long>(runs));

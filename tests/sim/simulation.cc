@@ -122,9 +122,26 @@ struct AppRequest {
   bool acked_early = false;  // negative control only
 };
 
-struct Node {
+// A machine of the cluster. Its one disk holds the data and metadata of
+// every resource it runs (as logical volumes of one disk): latency, errors
+// and power belong to the machine, so a fault hits all of its resources.
+struct Host {
   int index = 0;
   const char* name = "";
+  double eio_rate = 0;      // the disk fails I/Os with EIO now and then
+  uint64_t slow_until = 0;  // the disk is slow until then (three nodes)
+  uint64_t slow_by = 0;     // ... and every I/O takes up to this much longer
+  bool isolated = false;    // cut off from every other machine
+  uint64_t isolation_gen = 0;
+  std::vector<std::pair<size_t, int>> replicas;  // (resource, its index in the pair)
+};
+
+// One resource's replica on one machine: its core, the runtime state of
+// that core, and the resource's data and metadata regions of the disk.
+struct Node {
+  int index = 0;  // in the resource's pair
+  const char* name = "";
+  Host* host = nullptr;
   std::unique_ptr<core::Replicator> core;
   uint64_t incarnation = 0;
   bool up = true;
@@ -147,7 +164,6 @@ struct Node {
   size_t active_requests = 0;
   uint64_t next_request = 1;
   bool missed_acked = false;  // an acknowledged write may be missing here
-  double eio_rate = 0;
   std::vector<Action> scratch;
   // Incremental checking: sectors whose data or floor changed since the
   // last check; a full check when the node becomes checkable.
@@ -170,14 +186,16 @@ enum class Ev : uint8_t {
   kSettle,     // the quiet phase's administrator
   kFirstPromote,
   kHandlerDone,  // a: incarnation; the oldest running handler ends
-  kCrash,        // a: incarnation; the power fails
+  kCrash,        // a: incarnation; the power fails (the whole machine)
+  kHostHeal,     // node: machine, a: isolation generation; it rejoins the network
 };
 
 struct Event {
   uint64_t at = 0;
   uint64_t seq = 0;
   Ev kind = Ev::kWorkload;
-  uint8_t node = 0;
+  uint8_t res = 0;   // the resource (unused by machine events)
+  uint8_t node = 0;  // index in the resource's pair; machine events: the machine
   uint64_t a = 0, b = 0, c = 0;
   bool operator>(const Event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
 };
@@ -190,17 +208,68 @@ struct WireFrame {
   std::vector<std::byte> bytes;
 };
 
-class Simulation {
+class ResourceSim;
+
+// What the resources of a run share: simulated time and its event queue,
+// the one seeded generator, the trace, the result, and the machines with
+// their disks and network attachments. Two nodes run one resource (r0 on
+// alpha and beta); three nodes run three in a ring (r0 on alpha-beta, r1 on
+// beta-gamma, r2 on gamma-alpha), so every machine runs two resources.
+class Cluster {
  public:
-  explicit Simulation(const SimOptions& o) : opt_(o), rng_(o.seed), oracle_(kDiskBytes) {}
+  explicit Cluster(const SimOptions& o);
+  ~Cluster();
   SimResult run();
 
- private:
-  // ---- plumbing
   uint64_t rand(uint64_t n) { return n == 0 ? 0 : rng_() % n; }
   bool chance(double p) { return static_cast<double>(rng_() % 1'000'000) < p * 1'000'000; }
+  void at(uint64_t delay, Ev kind, int res, int node, uint64_t a = 0, uint64_t b = 0,
+          uint64_t c = 0) {
+    queue_.push(Event{now_ + delay, next_seq_++, kind, static_cast<uint8_t>(res),
+                      static_cast<uint8_t>(node), a, b, c});
+  }
+  void vtrace(const char* prefix, const char* fmt, va_list args);
+  void trace(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+  void fail(const std::string& what);
+  bool three() const { return opt_.nodes == 3; }
+
+  // ---- machine-level faults, hitting every resource of the machine
+  bool may_crash(const Host& h) const;
+  void crash(Host& h);
+  void restart(Host& h);
+  void isolate(Host& h);
+  void rejoin(Host& h, uint64_t gen);
+  void toggle_disk_errors(Host& h);
+  void slow_disk(Host& h);
+
+  const SimOptions& opt_;
+  std::mt19937_64 rng_;
+  std::priority_queue<Event, std::vector<Event>, std::greater<>> queue_;
+  uint64_t now_ = 0;
+  uint64_t next_seq_ = 0;
+  bool quiet_ = false;  // faults stopped
+  SimResult result_;
+  TraceRing ring_;
+  int host_count_ = 2;
+  Host hosts_[3];
+  std::vector<std::unique_ptr<ResourceSim>> resources_;
+};
+
+// One resource replicated between two machines: its two cores, its
+// connection over the machines' link, its workload, administrator and
+// checker (its own oracle of what its application was promised).
+class ResourceSim {
+ public:
+  ResourceSim(Cluster& cluster, int res, Host& first, Host& second);
+  void init();
+
+ private:
+  friend class Cluster;
+  // ---- plumbing
+  uint64_t rand(uint64_t n) { return c_.rand(n); }
+  bool chance(double p) { return c_.chance(p); }
   void at(uint64_t delay, Ev kind, int node = 0, uint64_t a = 0, uint64_t b = 0, uint64_t c = 0) {
-    queue_.push(Event{now_ + delay, next_seq_++, kind, static_cast<uint8_t>(node), a, b, c});
+    c_.at(delay, kind, res_, node, a, b, c);
   }
   void dispatch(const Event& e);
   void trace(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -227,6 +296,7 @@ class Simulation {
                           const AppRequest* except) const;
   void mark_dirty(Node& n, uint64_t offset, uint64_t length);
   void mark_all_dirty();
+  uint64_t disk_latency(const Node& n, uint64_t base, uint64_t spread);
 
   // ---- network
   void send(int from, const core::SendFrame& f);
@@ -236,12 +306,19 @@ class Simulation {
   void maybe_establish();
   void establish();
   void heal();
+  void release_held();
+  // The link between the pair's machines carries nothing: the pair is cut
+  // apart, or either machine is cut off from every other.
+  bool partitioned() const {
+    return pair_cut_ || nodes_[0].host->isolated || nodes_[1].host->isolated;
+  }
   size_t frames_in_flight() const { return wire_[0].size() + wire_[1].size(); }
 
   // ---- drivers
   void workload_tick();
   void fault_tick();
   void settle_tick();
+  void quiesce();
   void promote(Node& n, bool force);
   void demote(Node& n);
   void admin_role_change(Node& n);
@@ -254,20 +331,21 @@ class Simulation {
   void check_node(Node& n);
   bool drained(const Node& n) const;
   bool settled();
+  void final_check();
 
+  Cluster& c_;
   const SimOptions& opt_;
-  std::mt19937_64 rng_;
+  uint64_t& now_;
+  bool& quiet_;
+  SimResult& result_;
+  const int res_;
+  std::string name_;    // r0, r1, r2
+  std::string prefix_;  // of its trace lines and failures ("" with two nodes)
   WriteOracle oracle_;
   Mode mode_ = Mode::kProtocolC;
-  std::priority_queue<Event, std::vector<Event>, std::greater<>> queue_;
-  uint64_t now_ = 0;
-  uint64_t next_seq_ = 0;
   uint64_t logical_ = 1;  // order of application submissions and completions
   Node nodes_[2];
-  bool quiet_ = false;       // faults stopped
-  uint64_t idle_until_ = 0;  // the application pauses (time is skipped)
-  SimResult result_;
-  TraceRing ring_;
+  uint64_t idle_until_ = 0;            // the application pauses (time is skipped)
   uint64_t compared_version_ = ~0ULL;  // disk_version_ at the last replica comparison
   uint64_t disk_version_ = 0;
 
@@ -275,7 +353,7 @@ class Simulation {
   bool link_up_ = false;
   bool establish_pending_ = false;
   uint64_t link_gen_ = 0;
-  bool partitioned_ = false;
+  bool pair_cut_ = false;  // the network between the two machines is cut
   uint64_t last_delivery_[2] = {};
   uint64_t stall_until_[2] = {};
   std::deque<WireFrame> wire_[2];  // scheduled for delivery, in order
@@ -307,33 +385,76 @@ class Simulation {
   ReplState last_repl_[2] = {ReplState::kOff, ReplState::kOff};
 };
 
-void Simulation::trace(const char* fmt, ...) {
+void Cluster::vtrace(const char* prefix, const char* fmt, va_list args) {
   char* line = ring_.next_slot();
-  int n = std::snprintf(line, TraceRing::kLineBytes, "t=%lluus ",
-                        static_cast<unsigned long long>(now_));
-  va_list args;
-  va_start(args, fmt);
+  int n = std::snprintf(line, TraceRing::kLineBytes, "t=%lluus %s",
+                        static_cast<unsigned long long>(now_), prefix);
   std::vsnprintf(line + n, TraceRing::kLineBytes - static_cast<size_t>(n), fmt, args);
-  va_end(args);
   for (const char* c = line; *c != '\0'; ++c) {
     result_.trace_hash = (result_.trace_hash ^ static_cast<unsigned char>(*c)) * 1099511628211ULL;
   }
   if (opt_.print_trace) std::printf("%s\n", line);
 }
 
-void Simulation::fail(const std::string& what) {
+void Cluster::trace(const char* fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  vtrace("", fmt, args);
+  va_end(args);
+}
+
+void Cluster::fail(const std::string& what) {
   if (!result_.ok) return;
   trace("INVARIANT VIOLATED: %s", what.c_str());
   result_.ok = false;
   result_.failure = what;
 }
 
-core::ReplicatorConfig Simulation::config(int i) {
+// Three nodes: every trace line and failure names its resource.
+void ResourceSim::trace(const char* fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  c_.vtrace(prefix_.c_str(), fmt, args);
+  va_end(args);
+}
+
+void ResourceSim::fail(const std::string& what) {
+  if (!result_.ok) return;
+  trace("INVARIANT VIOLATED: %s", what.c_str());
+  result_.ok = false;
+  result_.failure = prefix_.empty() ? what : name_ + ": " + what;
+}
+
+ResourceSim::ResourceSim(Cluster& cluster, int res, Host& first, Host& second)
+    : c_(cluster),
+      opt_(cluster.opt_),
+      now_(cluster.now_),
+      quiet_(cluster.quiet_),
+      result_(cluster.result_),
+      res_(res),
+      name_("r" + std::to_string(res)),
+      prefix_(cluster.three() ? name_ + " " : ""),
+      oracle_(kDiskBytes) {
+  Host* hosts[2] = {&first, &second};
+  for (int i = 0; i < 2; ++i) {
+    nodes_[i].index = i;
+    nodes_[i].host = hosts[i];
+    nodes_[i].name = hosts[i]->name;
+    hosts[i]->replicas.emplace_back(static_cast<size_t>(res), i);
+    for (auto& r : nodes_[i].requests) {
+      r.buffer.reserve(kMaxWriteBytes);
+      r.floor.reserve(kMaxWriteBytes / kSector);
+    }
+  }
+}
+
+core::ReplicatorConfig ResourceSim::config(int i) {
   core::ReplicatorConfig c;
-  c.resource = "r0";
-  c.local_node = i == 0 ? "alpha" : "beta";
-  c.local_node_id = static_cast<uint32_t>(i + 1);
-  c.peer_node = i == 0 ? "beta" : "alpha";
+  c.resource = name_;
+  c.local_node = nodes_[i].name;
+  // Node ids are the machines' (alpha 1, beta 2, gamma 3) in every resource.
+  c.local_node_id = static_cast<uint32_t>(nodes_[i].host->index + 1);
+  c.peer_node = nodes_[1 - i].name;
   c.protocol = mode_ == Mode::kProtocolA   ? core::WireProtocol::kA
                : mode_ == Mode::kProtocolB ? core::WireProtocol::kB
                                            : core::WireProtocol::kC;
@@ -351,11 +472,11 @@ core::ReplicatorConfig Simulation::config(int i) {
   c.csums_alg = features_.csums ? core::DigestAlg::kCrc32c : core::DigestAlg::kNone;
   c.verify_alg = features_.verify ? core::DigestAlg::kCrc32c : core::DigestAlg::kNone;
   c.rate.resync_rate_kib = features_.rate_kib;
-  c.uuid_seed = rng_();
+  c.uuid_seed = c_.rng_();
   return c;
 }
 
-std::string Simulation::status_text(const Node& n) const {
+std::string ResourceSim::status_text(const Node& n) const {
   if (!n.up) return std::string(n.name) + " down";
   const core::Status s = n.core->status();
   return std::string(n.name) + " " + std::string(to_string(s.role)) + " " +
@@ -364,7 +485,7 @@ std::string Simulation::status_text(const Node& n) const {
          (n.missed_acked ? " (may lack acknowledged writes)" : "");
 }
 
-void Simulation::mark_dirty(Node& n, uint64_t offset, uint64_t length) {
+void ResourceSim::mark_dirty(Node& n, uint64_t offset, uint64_t length) {
   ++disk_version_;
   if (n.all_dirty) return;
   for (uint64_t s = offset / kSector; s < (offset + length) / kSector; ++s) {
@@ -375,14 +496,14 @@ void Simulation::mark_dirty(Node& n, uint64_t offset, uint64_t length) {
   }
 }
 
-void Simulation::mark_all_dirty() {
+void ResourceSim::mark_all_dirty() {
   for (auto& n : nodes_) n.all_dirty = true;
 }
 
 // ---------------------------------------------------------------- node runtime
 
 template <typename F>
-void Simulation::call(Node& n, F&& fn) {
+void ResourceSim::call(Node& n, F&& fn) {
   if (!n.up) return;
   if (n.md_blocked) {
     // The runtime writes metadata synchronously: nothing reaches the core
@@ -394,7 +515,7 @@ void Simulation::call(Node& n, F&& fn) {
   execute(n);
 }
 
-void Simulation::execute(Node& n) {
+void ResourceSim::execute(Node& n) {
   for (;;) {
     n.core->take_actions(n.scratch);
     for (auto& a : n.scratch) n.queued.push_back(std::move(a));
@@ -411,7 +532,7 @@ void Simulation::execute(Node& n) {
   }
 }
 
-void Simulation::run_action(Node& n, Action& action) {
+void ResourceSim::run_action(Node& n, Action& action) {
   std::visit(
       [&](auto& a) {
         using T = std::decay_t<decltype(a)>;
@@ -429,13 +550,13 @@ void Simulation::run_action(Node& n, Action& action) {
             }
           }
           n.ios.push_back(a);
-          at(10 + rand(3000), Ev::kIoDone, n.index, n.incarnation, a.io_id);
+          at(disk_latency(n, 10, 3000), Ev::kIoDone, n.index, n.incarnation, a.io_id);
         } else if constexpr (std::is_same_v<T, core::CompleteRequest>) {
           complete_request(n, a.request_id, a.error);
         } else if constexpr (std::is_same_v<T, core::PersistMetadata>) {
           n.md_blocked = true;
           n.md_pending = a.metadata;
-          const uint64_t latency = 50 + rand(1000);
+          const uint64_t latency = disk_latency(n, 50, 1000);
           at(latency, Ev::kMdDone, n.index, n.incarnation);
           // Now and then the power fails during the metadata write, which
           // then is torn (the on-disk format must keep the old or the new).
@@ -443,7 +564,7 @@ void Simulation::run_action(Node& n, Action& action) {
           // (docs/simulation.md, findings).
           const bool allowed =
               n.core->status().role != Role::kPrimary || opt_.crash_primary_in_md_write;
-          if (!quiet_ && allowed && may_crash(n) && chance(0.03)) {
+          if (!quiet_ && allowed && c_.may_crash(*n.host) && chance(0.03)) {
             at(rand(latency), Ev::kCrash, n.index, n.incarnation);
           }
         } else if constexpr (std::is_same_v<T, core::ArmTimer>) {
@@ -505,7 +626,16 @@ void Simulation::run_action(Node& n, Action& action) {
       action);
 }
 
-void Simulation::complete_io(Node& n, uint64_t inc, uint64_t io_id) {
+// An I/O on the machine's disk: `base` plus up to `spread` microseconds, and
+// up to `slow_by` more while that disk is slow (it serves every resource of
+// the machine).
+uint64_t ResourceSim::disk_latency(const Node& n, uint64_t base, uint64_t spread) {
+  uint64_t latency = base + rand(spread);
+  if (now_ < n.host->slow_until) latency += rand(n.host->slow_by);
+  return latency;
+}
+
+void ResourceSim::complete_io(Node& n, uint64_t inc, uint64_t io_id) {
   if (!n.up || n.incarnation != inc) return;
   auto it = std::find_if(n.ios.begin(), n.ios.end(),
                          [io_id](const core::SubmitIo& io) { return io.io_id == io_id; });
@@ -524,9 +654,10 @@ void Simulation::complete_io(Node& n, uint64_t inc, uint64_t io_id) {
   // while any is on its way, this disk may hold the only copy.
   const bool peer_caught_up = protocol_c() || (wire_[n.index].empty() && held_[n.index].empty() &&
                                                other.up && other.core->idle() && other.ios.empty());
-  const int error = !quiet_ && n.eio_rate > 0 && link_up_ && other.up && !other.missed_acked &&
+  const double eio_rate = n.host->eio_rate;
+  const int error = !quiet_ && eio_rate > 0 && link_up_ && other.up && !other.missed_acked &&
                             peer_caught_up && established(n) && established(other) &&
-                            other.core->status().disk == DiskState::kUpToDate && chance(n.eio_rate)
+                            other.core->status().disk == DiskState::kUpToDate && chance(eio_rate)
                         ? EIO
                         : 0;
   trace("%s disk %s @%llu+%u %s", n.name, io_name(io.kind),
@@ -564,7 +695,7 @@ void Simulation::complete_io(Node& n, uint64_t inc, uint64_t io_id) {
   call(n, [io_id, error](core::Replicator& c) { c.on_io_complete(io_id, error); });
 }
 
-void Simulation::flush_cache(Node& n) {
+void ResourceSim::flush_cache(Node& n) {
   for (uint32_t s : n.cached) {
     std::memcpy(n.durable.data() + uint64_t{s} * kSector, n.image.data() + uint64_t{s} * kSector,
                 kSector);
@@ -572,7 +703,7 @@ void Simulation::flush_cache(Node& n) {
   n.cached.clear();
 }
 
-void Simulation::acknowledge(Node& n, AppRequest& r, int error) {
+void ResourceSim::acknowledge(Node& n, AppRequest& r, int error) {
   oracle_.end_write(r.write_id, error, logical_++);
   trace("%s app write #%llu done: %d", n.name, static_cast<unsigned long long>(r.write_id), error);
   if (error != 0) return;
@@ -600,13 +731,13 @@ void Simulation::acknowledge(Node& n, AppRequest& r, int error) {
     other.missed_acked = true;
     // This disk now holds the only copy: a disk error here would be a second
     // fault, which no replication can survive. Faults stay single.
-    if (n.eio_rate > 0) trace("%s disk error injection off (only copy)", n.name);
-    n.eio_rate = 0;
+    if (n.host->eio_rate > 0) trace("%s disk error injection off (only copy)", n.name);
+    n.host->eio_rate = 0;
   }
 }
 
-bool Simulation::overlaps_own_write(const Node& n, uint64_t offset, uint32_t length,
-                                    const AppRequest* except) const {
+bool ResourceSim::overlaps_own_write(const Node& n, uint64_t offset, uint32_t length,
+                                     const AppRequest* except) const {
   for (const auto& w : n.requests) {
     if (&w != except && w.used && w.kind == AppRequest::Kind::kWrite &&
         w.offset < offset + length && offset < w.offset + w.length) {
@@ -616,7 +747,7 @@ bool Simulation::overlaps_own_write(const Node& n, uint64_t offset, uint32_t len
   return false;
 }
 
-AppRequest* Simulation::new_request(Node& n) {
+AppRequest* ResourceSim::new_request(Node& n) {
   for (auto& r : n.requests) {
     if (r.used) continue;
     r.used = true;
@@ -629,7 +760,7 @@ AppRequest* Simulation::new_request(Node& n) {
   return nullptr;
 }
 
-void Simulation::complete_request(Node& n, uint64_t id, int error) {
+void ResourceSim::complete_request(Node& n, uint64_t id, int error) {
   auto it = std::find_if(n.requests.begin(), n.requests.end(),
                          [id](const AppRequest& r) { return r.used && r.id == id; });
   if (it == n.requests.end()) return fail(std::string(n.name) + ": completion of unknown request");
@@ -650,7 +781,7 @@ void Simulation::complete_request(Node& n, uint64_t id, int error) {
   --n.active_requests;
 }
 
-void Simulation::start_node(Node& n, bool first) {
+void ResourceSim::start_node(Node& n, bool first) {
   n.up = true;
   ++n.incarnation;
   n.core = std::make_unique<core::Replicator>(config(n.index));
@@ -667,11 +798,18 @@ void Simulation::start_node(Node& n, bool first) {
   call(n, [](core::Replicator& c) { (void)c.connect(); });
 }
 
-void Simulation::attach(Node& n) {
+void ResourceSim::attach(Node& n) {
   // The metadata is read when the attach runs, which may be after a
   // metadata write in flight has finished (the call may be deferred).
   call(n, [this, &n](core::Replicator& c) {
     if (c.status().disk != DiskState::kDiskless) return;
+    // Not while the connection is being set up (link up, node states not
+    // yet exchanged) unless --attach-during-handshake: the core does not
+    // tell the peer about the new disk then (docs/simulation.md, findings).
+    if (link_up_ && c.status().conn == ConnState::kConnecting && !opt_.attach_during_handshake) {
+      trace("%s attach waits: the connection is being set up", n.name);
+      return;
+    }
     auto loaded = n.meta->load();
     if (!loaded) {
       return fail(std::string(n.name) + ": metadata unreadable: " + loaded.error().message);
@@ -705,8 +843,9 @@ void Simulation::attach(Node& n) {
   });
 }
 
-void Simulation::crash(Node& n) {
-  ++result_.crashes;
+// The machine of `n` lost power: this resource's part of it (Cluster::crash
+// calls it for every resource of the machine, then schedules the restart).
+void ResourceSim::crash(Node& n) {
   trace("%s POWER CUT (%zu I/Os in flight%s)", n.name, n.ios.size(),
         n.md_blocked ? ", metadata write torn" : "");
   const std::vector<std::byte> before = n.image;
@@ -762,12 +901,11 @@ void Simulation::crash(Node& n) {
     n.missed_acked = true;
     trace("model: the power cut took acknowledged writes from %s's disk", n.name);
   }
-  at(50 * kMs + rand(1000 * kMs), Ev::kRestart, n.index);
 }
 
 // ---------------------------------------------------------------- network
 
-void Simulation::send(int from, const core::SendFrame& f) {
+void ResourceSim::send(int from, const core::SendFrame& f) {
   if (!link_up_) return;  // no connection: the bytes go nowhere
   WireFrame w;
   if (!spare_bytes_.empty()) {
@@ -784,14 +922,14 @@ void Simulation::send(int from, const core::SendFrame& f) {
   if (f.type == net::FrameType::kWrite && f.payload_length >= kSector) {
     w.write_id = WriteOracle::sector_id({f.payload, f.payload_length}, 0);
   }
-  if (partitioned_) {
+  if (partitioned()) {
     held_[from].push_back(std::move(w));
     return;
   }
   schedule_delivery(from, std::move(w));
 }
 
-void Simulation::schedule_delivery(int from, WireFrame&& w) {
+void ResourceSim::schedule_delivery(int from, WireFrame&& w) {
   // In order within the connection, as TCP delivers.
   const uint64_t when = std::max({now_ + 20 + rand(500), last_delivery_[from], stall_until_[from]});
   last_delivery_[from] = when;
@@ -799,7 +937,7 @@ void Simulation::schedule_delivery(int from, WireFrame&& w) {
   wire_[from].push_back(std::move(w));
 }
 
-void Simulation::deliver(int from, uint64_t gen) {
+void ResourceSim::deliver(int from, uint64_t gen) {
   auto& q = wire_[from];
   if (q.empty() || q.front().gen != gen || !link_up_ || link_gen_ != gen) return;
   WireFrame w = std::move(q.front());
@@ -813,7 +951,7 @@ void Simulation::deliver(int from, uint64_t gen) {
   call(to, [frame = std::move(**r)](core::Replicator& c) mutable { c.on_frame(std::move(frame)); });
 }
 
-void Simulation::drop_link(const char* reason, int notify_mask, int crashed) {
+void ResourceSim::drop_link(const char* reason, int notify_mask, int crashed) {
   // Acknowledged writes still on the way to a node (protocol A acknowledges
   // once the data is sent) are lost with the connection. When their sender
   // lost power, protocol A does not promise them at all; otherwise the
@@ -880,8 +1018,8 @@ void Simulation::drop_link(const char* reason, int notify_mask, int crashed) {
   }
 }
 
-void Simulation::maybe_establish() {
-  if (link_up_ || establish_pending_ || partitioned_) return;
+void ResourceSim::maybe_establish() {
+  if (link_up_ || establish_pending_ || partitioned()) return;
   for (auto& n : nodes_) {
     if (!n.up || n.core->status().conn != ConnState::kConnecting) return;
   }
@@ -889,9 +1027,9 @@ void Simulation::maybe_establish() {
   at(1 * kMs + rand(5 * kMs), Ev::kEstablish);
 }
 
-void Simulation::establish() {
+void ResourceSim::establish() {
   establish_pending_ = false;
-  if (link_up_ || partitioned_) return;
+  if (link_up_ || partitioned()) return;
   for (auto& n : nodes_) {
     if (!n.up || n.core->status().conn != ConnState::kConnecting) return;
   }
@@ -902,10 +1040,19 @@ void Simulation::establish() {
   for (auto& n : nodes_) call(n, [](core::Replicator& c) { c.on_connection_established(1); });
 }
 
-void Simulation::heal() {
-  if (!partitioned_) return;
-  partitioned_ = false;
-  trace("network heals");
+// The cut between the pair's machines ends.
+void ResourceSim::heal() {
+  if (pair_cut_) {
+    pair_cut_ = false;
+    trace("network heals");
+  }
+  release_held();
+}
+
+// Frames sent while the link was cut go out once nothing cuts it any more
+// (neither the pair's cut nor either machine's isolation).
+void ResourceSim::release_held() {
+  if (partitioned()) return;
   for (int d = 0; d < 2; ++d) {
     auto held = std::move(held_[d]);
     held_[d].clear();
@@ -915,7 +1062,7 @@ void Simulation::heal() {
 
 // ---------------------------------------------------------------- drivers
 
-void Simulation::promote(Node& n, bool force) {
+void ResourceSim::promote(Node& n, bool force) {
   if (!n.up || n.md_blocked) return;  // the call below must run now
   if (n.down && !opt_.connect_while_down) return;
   // Not while the connection is being set up (link up, node states not yet
@@ -944,7 +1091,7 @@ void Simulation::promote(Node& n, bool force) {
   }
 }
 
-void Simulation::demote(Node& n) {
+void ResourceSim::demote(Node& n) {
   // An application with requests in flight holds the device open; DRBD
   // refuses to demote then. --demote-busy-primary tries anyway.
   if (!n.up || n.md_blocked || (n.active_requests > 0 && !opt_.demote_busy_primary)) return;
@@ -953,7 +1100,7 @@ void Simulation::demote(Node& n) {
   trace("admin: %s secondary: %s", n.name, ok ? "ok" : "refused");
 }
 
-void Simulation::admin_role_change(Node& n) {
+void ResourceSim::admin_role_change(Node& n) {
   Node* primaries[2] = {};
   int count = 0;
   for (auto& m : nodes_) {
@@ -983,7 +1130,7 @@ void Simulation::admin_role_change(Node& n) {
 // Both nodes hold acknowledged writes the other lacks (both were primary
 // while apart). The administrator keeps one side's data and has the other
 // discard its own: the model follows that choice.
-void Simulation::resolve_split_brain() {
+void ResourceSim::resolve_split_brain() {
   if (!nodes_[0].up || !nodes_[1].up) return;
   if (split_brain_seen_ && !nodes_[0].missed_acked && !nodes_[1].missed_acked) {
     // The core refused a split brain although neither side lacks an
@@ -1003,7 +1150,25 @@ void Simulation::resolve_split_brain() {
   for (auto& m : nodes_) {
     if (m.core->status().conn == ConnState::kConnected) return;
   }
-  Node& keep = nodes_[rand(2)];
+  Node* keep_pick = &nodes_[rand(2)];
+  // Data that is not UpToDate (an interrupted sync target) cannot be kept:
+  // whatever the administrator says, the cores make the UpToDate side the
+  // sync source. That side must then hold every acknowledged write (its
+  // flag was the model's caution, e.g. for writes acknowledged during a
+  // resync): nothing is resolved, no acknowledgement given up.
+  const bool usable[2] = {nodes_[0].core->status().disk == DiskState::kUpToDate,
+                          nodes_[1].core->status().disk == DiskState::kUpToDate};
+  if (usable[0] != usable[1]) {
+    Node& source = nodes_[usable[0] ? 0 : 1];
+    source.missed_acked = false;
+    source.all_dirty = true;
+    trace(
+        "model: no split brain to resolve, %s is the only UpToDate side and must hold every "
+        "acknowledged write",
+        source.name);
+    return;
+  }
+  Node& keep = *keep_pick;
   Node& victim = nodes_[1 - keep.index];
   oracle_.rebase(keep.image);
   mark_all_dirty();
@@ -1012,7 +1177,7 @@ void Simulation::resolve_split_brain() {
         victim.name);
 }
 
-void Simulation::workload_tick() {
+void ResourceSim::workload_tick() {
   if (!quiet_) {
     if (chance(1.0 / 400)) {
       // The application pauses: only keepalives and faults happen, so
@@ -1067,7 +1232,7 @@ void Simulation::workload_tick() {
   }
 }
 
-void Simulation::fault_tick() {
+void ResourceSim::fault_tick() {
   if (quiet_) return;
   // While the application is idle the administrator and the faults slow
   // down too, so that idle time costs few events.
@@ -1095,8 +1260,12 @@ void Simulation::fault_tick() {
   } else if (pick < 42) {
     if (link_up_) drop_link("connection reset (injected)", 3);
   } else if (pick < 50) {
-    if (!partitioned_) {
-      partitioned_ = true;
+    if (c_.three() && chance(0.5)) {
+      // The machine is cut off from every other: all of its resources'
+      // links at once.
+      c_.isolate(*n.host);
+    } else if (!pair_cut_) {
+      pair_cut_ = true;
       trace("network partition");
       at(100 * kMs + rand(3000 * kMs), Ev::kHeal);
     }
@@ -1106,11 +1275,16 @@ void Simulation::fault_tick() {
     trace("network stall from %s until t=%llu", nodes_[dir].name,
           static_cast<unsigned long long>(stall_until_[dir]));
   } else if (pick < 70) {
-    if (may_crash(n)) crash(n);
+    // A power cut takes the whole machine, every resource on it.
+    if (c_.may_crash(*n.host)) c_.crash(*n.host);
   } else if (pick < 76) {
-    const Node& other = nodes_[1 - n.index];
-    n.eio_rate = n.eio_rate > 0 || !other.up || other.missed_acked ? 0 : 0.05;
-    trace("%s disk error injection %s", n.name, n.eio_rate > 0 ? "on" : "off");
+    // The machine's disk, shared by its resources, turns slow for a while
+    // (three nodes), or starts or stops failing I/Os.
+    if (c_.three() && chance(0.3)) {
+      c_.slow_disk(*n.host);
+    } else {
+      c_.toggle_disk_errors(*n.host);
+    }
   } else if (pick < 82) {
     // A primary that re-attaches comes back Inconsistent; unless
     // --attach-on-primary, the administrator re-attaches secondaries only.
@@ -1154,7 +1328,7 @@ void Simulation::fault_tick() {
 }
 
 // invalidate, invalidate-remote, verify, pause-sync and resume-sync.
-void Simulation::admin_extras(Node& n, uint64_t pick) {
+void ResourceSim::admin_extras(Node& n, uint64_t pick) {
   if (!n.up || n.md_blocked) return;
   const core::Status s = n.core->status();
   Node& other = nodes_[1 - n.index];
@@ -1178,7 +1352,7 @@ void Simulation::admin_extras(Node& n, uint64_t pick) {
     // Only over a healthy link unless --invalidate-anytime: the core starts
     // the sync on its own side before the peer has agreed
     // (docs/simulation.md, findings).
-    const bool healthy = !partitioned_ && stall_until_[0] <= now_ && stall_until_[1] <= now_;
+    const bool healthy = !partitioned() && stall_until_[0] <= now_ && stall_until_[1] <= now_;
     if (!in_sync || (!healthy && !opt_.invalidate_anytime)) return;
     if (chance(0.5)) {
       run("invalidate", [](core::Replicator& c) { return c.invalidate(); });
@@ -1203,7 +1377,7 @@ void Simulation::admin_extras(Node& n, uint64_t pick) {
   }
 }
 
-bool Simulation::may_crash(const Node& n) const {
+bool ResourceSim::may_crash(const Node& n) const {
   if (!n.up || !nodes_[1 - n.index].up) return false;
   // A primary with application writes in flight only with
   // --crash-busy-primary.
@@ -1214,7 +1388,7 @@ bool Simulation::may_crash(const Node& n) const {
   return !busy_primary || opt_.crash_busy_primary;
 }
 
-void Simulation::settle_tick() {
+void ResourceSim::settle_tick() {
   at(100 * kMs, Ev::kSettle);
   resolve_split_brain();
   for (auto& n : nodes_) {
@@ -1251,7 +1425,7 @@ void Simulation::settle_tick() {
   }
 }
 
-bool Simulation::settled() {
+bool ResourceSim::settled() {
   if (frames_in_flight() > 0 || !link_up_) return false;
   for (auto& n : nodes_) {
     if (!n.up || n.md_blocked || !n.ios.empty() || n.active_requests > 0 || !n.core->idle() ||
@@ -1269,13 +1443,13 @@ bool Simulation::settled() {
 
 // Nothing is on its way to this node's disk: no local I/O, no frame from
 // the peer, no work inside the core.
-bool Simulation::drained(const Node& n) const {
+bool ResourceSim::drained(const Node& n) const {
   const int from = 1 - n.index;
   return n.ios.empty() && !n.md_blocked && wire_[from].empty() && held_[from].empty() &&
          n.core->idle();
 }
 
-void Simulation::check_node(Node& n) {
+void ResourceSim::check_node(Node& n) {
   const core::Status s = n.core->status();
   // Protocol C: a write is acknowledged once it is on every connected
   // UpToDate disk, so such a disk holds every acknowledged write at every
@@ -1325,7 +1499,7 @@ void Simulation::check_node(Node& n) {
   todo.clear();
 }
 
-void Simulation::check() {
+void ResourceSim::check() {
   const auto in_sync = [](const Node& m) {
     if (!m.up) return false;
     const core::Status s = m.core->status();
@@ -1389,14 +1563,14 @@ void Simulation::check() {
   }
 }
 
-void Simulation::choose_policies() {
+void ResourceSim::choose_policies() {
   // A fifth of the runs recover split brains automatically, with policies
   // drawn from every value; the others use the defaults (disconnect).
   if (chance(0.2)) {
     sb_policy_.p0 = static_cast<core::AfterSb0Pri>(rand(6));
     sb_policy_.p1 = static_cast<core::AfterSb1Pri>(rand(5));
     sb_policy_.p2 = static_cast<core::AfterSb2Pri>(rand(3));
-    sb_policy_.discard_node = chance(0.5) ? "alpha" : "beta";
+    sb_policy_.discard_node = chance(0.5) ? nodes_[0].name : nodes_[1].name;
   }
   features_.csums = chance(0.3);
   features_.verify = chance(0.3);
@@ -1409,14 +1583,14 @@ void Simulation::choose_policies() {
       features_.csums ? "on" : "off", features_.verify ? "on" : "off", features_.rate_kib);
 }
 
-bool Simulation::all_policies_disconnect() const {
+bool ResourceSim::all_policies_disconnect() const {
   return sb_policy_.p0 == core::AfterSb0Pri::kDisconnect &&
          sb_policy_.p1 == core::AfterSb1Pri::kDisconnect &&
          sb_policy_.p2 == core::AfterSb2Pri::kDisconnect;
 }
 
 // A resync began with `target` as its target.
-void Simulation::on_sync_start(Node& target) {
+void ResourceSim::on_sync_start(Node& target) {
   Node& source = nodes_[1 - target.index];
   // Only a split brain reported on this connection was resolved by this
   // resync (both nodes run the handler; the second report comes later).
@@ -1452,7 +1626,7 @@ void Simulation::on_sync_start(Node& target) {
   trace("model: split brain resolved by policy, %s's data replaces %s's", source.name, target.name);
 }
 
-void Simulation::dispatch(const Event& e) {
+void ResourceSim::dispatch(const Event& e) {
   Node& n = nodes_[e.node];
   switch (e.kind) {
     case Ev::kIoDone:
@@ -1483,8 +1657,8 @@ void Simulation::dispatch(const Event& e) {
       heal();
       break;
     case Ev::kRestart:
-      start_node(n, false);
-      break;
+    case Ev::kHostHeal:
+      break;  // machine events (Cluster::run)
     case Ev::kWorkload:
       workload_tick();
       break;
@@ -1498,7 +1672,7 @@ void Simulation::dispatch(const Event& e) {
       promote(nodes_[e.a], e.b != 0);
       break;
     case Ev::kCrash:
-      if (n.up && n.incarnation == e.a && may_crash(n)) crash(n);
+      if (n.up && n.incarnation == e.a && c_.may_crash(*n.host)) c_.crash(*n.host);
       break;
     case Ev::kHandlerDone:
       if (!n.up || n.incarnation != e.a || n.handler_calls.empty()) break;
@@ -1511,10 +1685,7 @@ void Simulation::dispatch(const Event& e) {
   }
 }
 
-SimResult Simulation::run() {
-  g_options = &opt_;
-  g_trace = &ring_;
-  auto previous = std::signal(SIGABRT, on_abort);
+void ResourceSim::init() {
   mode_ = opt_.mode;
   if (mode_ == Mode::kAny) {
     const uint64_t r = rand(20);
@@ -1523,77 +1694,200 @@ SimResult Simulation::run() {
             : r < 16 ? Mode::kProtocolA
                      : Mode::kDualPrimary;
   }
-  result_.mode = mode_;
+  result_.modes.push_back(mode_);
   choose_policies();
-  for (int i = 0; i < 2; ++i) {
-    nodes_[i].index = i;
-    nodes_[i].name = i == 0 ? "alpha" : "beta";
-    for (auto& r : nodes_[i].requests) {
-      r.buffer.reserve(kMaxWriteBytes);
-      r.floor.reserve(kMaxWriteBytes / kSector);
-    }
-  }
   trace("mode %s", mode_name(mode_));
   // Half of the runs start from two identical disks of record, the other
   // half from never-synced disks that need an initial full sync.
   const bool synced_start = chance(0.5);
   core::Metadata md;
   if (synced_start) {
-    md.current_uuid = 0x5EED0000 + (opt_.seed << 1);
+    md.current_uuid = 0x5EED0000 + (opt_.seed << 1) + (uint64_t{static_cast<uint8_t>(res_)} << 32);
     md.consistent = md.up_to_date = true;
   }
   for (auto& n : nodes_) {
     n.meta = std::make_unique<SimMetadata>(n.name, kDiskBytes);
     if (auto r = n.meta->create(md); !r) {
-      fail(std::string(n.name) + ": create-md: " + r.error().message);
-      return result_;
+      return fail(std::string(n.name) + ": create-md: " + r.error().message);
     }
   }
   for (auto& n : nodes_) start_node(n, true);
   at(10 * kMs, Ev::kFirstPromote, 0, rand(2), synced_start ? 0 : 1);
   at(20 * kMs, Ev::kWorkload);
   at(30 * kMs, Ev::kFault);
+}
+
+// Faults stop: the link heals and the quiet phase's administrator starts.
+void ResourceSim::quiesce() {
+  stall_until_[0] = stall_until_[1] = 0;
+  heal();
+  at(100 * kMs, Ev::kSettle);
+}
+
+// After the quiet phase: both replicas identical and complete.
+void ResourceSim::final_check() {
+  if (nodes_[0].image != nodes_[1].image) {
+    fail("replicas differ after faults stopped and sync finished");
+  }
+  for (auto& n : nodes_) {
+    std::string v = oracle_.check_disk(n.image);
+    if (!v.empty()) fail(std::string(n.name) + " at quiescence: " + v);
+  }
+  if (result_.ok) trace("settled: replicas identical, every acknowledged write present");
+}
+
+// ---------------------------------------------------------------- machines
+
+Cluster::Cluster(const SimOptions& o) : opt_(o), rng_(o.seed) {
+  static constexpr const char* kNames[] = {"alpha", "beta", "gamma"};
+  host_count_ = three() ? 3 : 2;
+  for (int i = 0; i < host_count_; ++i) {
+    hosts_[i].index = i;
+    hosts_[i].name = kNames[i];
+  }
+  // Two nodes: r0 on alpha and beta. Three: a ring, so that every machine
+  // runs two resources with two different peers.
+  const int resources = three() ? 3 : 1;
+  for (int r = 0; r < resources; ++r) {
+    resources_.push_back(
+        std::make_unique<ResourceSim>(*this, r, hosts_[r], hosts_[(r + 1) % host_count_]));
+  }
+}
+
+Cluster::~Cluster() = default;
+
+// A power cut needs every resource of the machine to allow it (single
+// faults: each resource's peer is up).
+bool Cluster::may_crash(const Host& h) const {
+  for (const auto& [res, i] : h.replicas) {
+    const ResourceSim& r = *resources_[res];
+    if (!r.may_crash(r.nodes_[i])) return false;
+  }
+  return true;
+}
+
+void Cluster::crash(Host& h) {
+  ++result_.crashes;
+  for (const auto& [res, i] : h.replicas) {
+    ResourceSim& r = *resources_[res];
+    r.crash(r.nodes_[i]);
+  }
+  at(50 * kMs + rand(1000 * kMs), Ev::kRestart, 0, h.index);
+}
+
+// Power is back: every resource of the machine starts from what the disk
+// kept.
+void Cluster::restart(Host& h) {
+  for (const auto& [res, i] : h.replicas) {
+    ResourceSim& r = *resources_[res];
+    r.start_node(r.nodes_[i], false);
+  }
+}
+
+void Cluster::isolate(Host& h) {
+  if (h.isolated) return;
+  h.isolated = true;
+  trace("network: %s cut off from every node", h.name);
+  at(100 * kMs + rand(3000 * kMs), Ev::kHostHeal, 0, h.index, ++h.isolation_gen);
+}
+
+void Cluster::rejoin(Host& h, uint64_t gen) {
+  if (!h.isolated || gen != h.isolation_gen) return;
+  h.isolated = false;
+  trace("network: %s reachable again", h.name);
+  for (const auto& [res, i] : h.replicas) resources_[res]->release_held();
+}
+
+// Disk errors only while every resource's peer holds every acknowledged
+// write: an error on the only copy would be a second fault.
+void Cluster::toggle_disk_errors(Host& h) {
+  bool peers_complete = true;
+  for (const auto& [res, i] : h.replicas) {
+    const Node& other = resources_[res]->nodes_[1 - i];
+    if (!other.up || other.missed_acked) peers_complete = false;
+  }
+  h.eio_rate = h.eio_rate > 0 || !peers_complete ? 0 : 0.05;
+  trace("%s disk error injection %s", h.name, h.eio_rate > 0 ? "on" : "off");
+}
+
+void Cluster::slow_disk(Host& h) {
+  // Mostly a busy disk (tens of milliseconds), sometimes one that stalls
+  // for up to a second per I/O: a metadata write that long keeps the
+  // machine's runtime from answering pings (it waits for the write), so
+  // the peers of both resources time out.
+  h.slow_by = chance(0.7) ? 20 * kMs : 1000 * kMs;
+  h.slow_until = now_ + rand(3000 * kMs);
+  trace("%s disk slow until t=%llu (I/Os up to %llu ms longer)", h.name,
+        static_cast<unsigned long long>(h.slow_until),
+        static_cast<unsigned long long>(h.slow_by / kMs));
+}
+
+SimResult Cluster::run() {
+  g_options = &opt_;
+  g_trace = &ring_;
+  auto previous = std::signal(SIGABRT, on_abort);
+  for (auto& r : resources_) {
+    if (result_.ok) r->init();
+  }
+  result_.mode = result_.modes.front();
 
   uint64_t settle_start = 0;
   while (!queue_.empty() && result_.ok) {
     const Event e = queue_.top();
     queue_.pop();
     now_ = e.at;
-    dispatch(e);
+    if (e.kind == Ev::kRestart) {
+      restart(hosts_[e.node]);
+    } else if (e.kind == Ev::kHostHeal) {
+      rejoin(hosts_[e.node], e.a);
+    } else {
+      resources_[e.res]->dispatch(e);
+    }
     ++result_.events;
     if (!result_.ok) break;
-    maybe_establish();
-    check();
+    for (auto& r : resources_) {
+      r->maybe_establish();
+      r->check();
+      if (!result_.ok) break;
+    }
     if (!quiet_ && result_.events >= opt_.steps) {
       quiet_ = true;
       settle_start = now_;
       trace("faults stop; waiting for the nodes to settle");
-      for (auto& n : nodes_) n.eio_rate = 0;
-      stall_until_[0] = stall_until_[1] = 0;
-      heal();
-      at(100 * kMs, Ev::kSettle);
+      for (auto& h : hosts_) {
+        h.eio_rate = 0;
+        h.slow_until = 0;
+        if (h.isolated) trace("network: %s reachable again", h.name);
+        h.isolated = false;
+      }
+      for (auto& r : resources_) r->quiesce();
     }
-    if (quiet_ && settled()) break;
+    const auto all_settled = [this] {
+      for (auto& r : resources_) {
+        if (!r->settled()) return false;
+      }
+      return true;
+    };
+    if (quiet_ && all_settled()) break;
     if (quiet_ && now_ - settle_start > kSettleLimitUs) {
-      std::string s = status_text(nodes_[0]) + "; " + status_text(nodes_[1]);
-      for (auto& n : nodes_) {
-        if (n.active_requests > 0) s += "; " + std::string(n.name) + " has unanswered requests";
+      std::string s;
+      for (auto& r : resources_) {
+        if (r->settled()) continue;
+        if (!s.empty()) s += "; ";
+        if (three()) s += r->name_ + ": ";
+        s += r->status_text(r->nodes_[0]) + "; " + r->status_text(r->nodes_[1]);
+        for (auto& n : r->nodes_) {
+          if (n.active_requests > 0) s += "; " + std::string(n.name) + " has unanswered requests";
+        }
       }
       fail("no convergence within 120 simulated seconds after faults stopped: " + s);
     }
   }
   if (result_.ok) {
-    if (nodes_[0].image != nodes_[1].image) {
-      fail("replicas differ after faults stopped and sync finished");
-    }
-    for (auto& n : nodes_) {
-      std::string v = oracle_.check_disk(n.image);
-      if (!v.empty()) fail(std::string(n.name) + " at quiescence: " + v);
-    }
-    if (result_.ok) trace("settled: replicas identical, every acknowledged write present");
+    for (auto& r : resources_) r->final_check();
   }
   result_.sim_time_us = now_;
-  result_.acknowledged_writes = oracle_.acknowledged();
+  for (auto& r : resources_) result_.acknowledged_writes += r->oracle_.acknowledged();
   ring_.for_each([this](const char* line) { result_.last_trace.emplace_back(line); });
   std::signal(SIGABRT, previous);
   g_options = nullptr;
@@ -1620,7 +1914,13 @@ const char* mode_name(Mode mode) {
 }
 
 SimResult run_simulation(const SimOptions& options) {
-  auto sim = std::make_unique<Simulation>(options);
+  if (options.nodes != 2 && options.nodes != 3) {
+    SimResult r;
+    r.ok = false;
+    r.failure = "only 2 or 3 nodes are simulated";
+    return r;
+  }
+  auto sim = std::make_unique<Cluster>(options);
   return sim->run();
 }
 
@@ -1638,6 +1938,7 @@ std::string replay_command(const SimOptions& o) {
   if (o.connect_while_down) cmd += " --connect-while-down";
   if (o.invalidate_anytime) cmd += " --invalidate-anytime";
   if (o.promote_during_handshake) cmd += " --promote-during-handshake";
+  if (o.attach_during_handshake) cmd += " --attach-during-handshake";
   if (o.crash_primary_in_md_write) cmd += " --crash-primary-in-metadata-write";
   return cmd + " --trace";
 }

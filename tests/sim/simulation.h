@@ -1,8 +1,10 @@
-// A deterministic simulation of a tandem resource on two nodes: the real
-// replication cores (core::Replicator) run against simulated time, a
-// simulated peer connection and simulated disks, all driven by one seeded
-// generator, while a checker compares what every node holds and serves
-// with what the application was promised (sim_oracle.h).
+// A deterministic simulation of tandem resources: one resource on two
+// nodes, or three resources in a ring on three nodes (every node runs two).
+// The real replication cores (core::Replicator) run against simulated
+// time, simulated peer connections and simulated disks, all driven by one
+// seeded generator, while a checker per resource compares what every node
+// holds and serves with what that resource's application was promised
+// (sim_oracle.h).
 // docs/simulation.md describes what is modelled and how to replay a seed.
 #pragma once
 
@@ -19,7 +21,7 @@ enum class Mode : uint8_t { kAny, kProtocolA, kProtocolB, kProtocolC, kDualPrima
 struct SimOptions {
   uint64_t seed = 1;
   uint64_t steps = 3000;  // events with faults and workload before the quiet phase
-  int nodes = 2;
+  int nodes = 2;          // 2: r0 on alpha-beta; 3: r0 alpha-beta, r1 beta-gamma, r2 gamma-alpha
   Mode mode = Mode::kAny;
   // Negative control: the simulated runtime acknowledges a protocol-C write
   // to the application as soon as its local disk write completed, without
@@ -54,6 +56,9 @@ struct SimOptions {
   // states not yet exchanged) (docs/simulation.md, findings).
   bool promote_during_handshake = false;
   bool print_trace = false;  // every trace line to stdout
+  // Attach a disk while the connection is being set up (link up, node
+  // states not yet exchanged) (docs/simulation.md, findings).
+  bool attach_during_handshake = false;
 };
 
 struct SimResult {
@@ -64,8 +69,9 @@ struct SimResult {
   uint64_t sim_time_us = 0;
   uint64_t acknowledged_writes = 0;
   uint64_t crashes = 0;
-  Mode mode = Mode::kAny;               // the mode the run used
+  Mode mode = Mode::kAny;               // the mode the run used (of r0 with three nodes)
   std::vector<std::string> last_trace;  // the last trace lines, oldest first
+  std::vector<Mode> modes;              // the mode of each resource (r0, r1, r2)
 };
 
 SimResult run_simulation(const SimOptions& options);
