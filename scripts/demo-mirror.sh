@@ -16,6 +16,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 # shellcheck source=lib/stop-processes.sh
 source "$here/lib/stop-processes.sh"
+# shellcheck source=lib/two-node-conf.sh
+source "$here/lib/two-node-conf.sh"
 build_dir="${BUILD_DIR:-$root/build}"
 tandemd="$build_dir/tools/tandemd/tandemd"
 tandemadm="$build_dir/tools/tandemadm/tandemadm"
@@ -46,30 +48,7 @@ adm() { local n=$1; shift; run "$tandemadm" -c "$work/tandem.conf" --node "$n" -
 adm_quiet() { local n=$1; shift; "$tandemadm" -c "$work/tandem.conf" --node "$n" --run-dir "$work/run-$n" "$@"; }
 
 port=$((17000 + ($$ % 2000) * 2))
-cat > "$work/tandem.conf" <<CONF
-resource r0 {
-  net {
-    protocol C;
-    cram-hmac-alg sha256;
-    shared-secret "demo-secret";
-    connect-int 1;
-  }
-  on alpha {
-    node-id 0;
-    device nbd;
-    disk $work/alpha.img;
-    meta-disk internal;
-    address 127.0.0.1:$port;
-  }
-  on beta {
-    node-id 1;
-    device nbd;
-    disk $work/beta.img;
-    meta-disk internal;
-    address 127.0.0.1:$((port + 1));
-  }
-}
-CONF
+two_node_conf "$work" "$port" --secret demo-secret > "$work/tandem.conf"
 
 step "configuration ($work/tandem.conf)"
 sed "s|$work|\$DEMO|g" "$work/tandem.conf"

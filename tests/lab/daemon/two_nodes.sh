@@ -15,6 +15,8 @@ TANDEMD=$2
 TANDEMADM=$3
 # shellcheck source=../../../scripts/lib/stop-processes.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib/stop-processes.sh"
+# shellcheck source=../../../scripts/lib/two-node-conf.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib/two-node-conf.sh"
 
 work=$(mktemp -d /tmp/tandem-lab-XXXXXX)
 pids=()
@@ -48,32 +50,9 @@ write_config() {  # write_config SECRET_A SECRET_B [extra net options]
   for n in alpha beta; do
     local secret=$secret_a
     [ "$n" = beta ] && secret=$secret_b
-    cat > "$work/$n.conf" <<CONF
-resource r0 {
-  net {
-    protocol ${PROTOCOL:-C};
-    cram-hmac-alg sha256;
-    shared-secret "$secret";
-    connect-int 1;
-    $extra
-  }
-  ${RESOURCE_EXTRA:-}
-  on alpha {
-    node-id 0;
-    device /dev/drbd0;
-    disk $work/alpha.img;
-    meta-disk internal;
-    address 127.0.0.1:$port_a;
-  }
-  on beta {
-    node-id 1;
-    device /dev/drbd0;
-    disk $work/beta.img;
-    meta-disk internal;
-    address 127.0.0.1:$port_b;
-  }
-}
-CONF
+    two_node_conf "$work" "$port_a" --secret "$secret" --protocol "${PROTOCOL:-C}" \
+      --net "$extra" --resource "${RESOURCE_EXTRA:-}" \
+      --device-alpha /dev/drbd0 --device-beta /dev/drbd0 > "$work/$n.conf"
   done
 }
 

@@ -29,6 +29,8 @@ TANDEMD=$2
 TANDEMADM=$3
 # shellcheck source=../../../scripts/lib/stop-processes.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib/stop-processes.sh"
+# shellcheck source=../../../scripts/lib/two-node-conf.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib/two-node-conf.sh"
 
 skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root (FUSE mounts and loop devices)"
@@ -86,32 +88,13 @@ adm() { local node=$1; shift; "$TANDEMADM" -c "$work/tandem.conf" --node "$node"
 size_mib=${SIZE_MIB:-64}
 base=$((20000 + ($$ % 15000) * 2))
 port_a=$base
-port_b=$((base + 1))
 nbd_port=$((base + 2))
 ublk_a=$((base % 1000 + 100))
 ublk_b=$((ublk_a + 1))
 if [ "$nbd_port" -gt 65000 ]; then nbd_port=$((base - 2)); fi
 
 start_nodes() {  # start_nodes DEVICE_ALPHA DEVICE_BETA
-  cat > "$work/tandem.conf" << CONF
-resource r0 {
-  net { protocol C; cram-hmac-alg sha256; shared-secret "fs-lab"; connect-int 1; }
-  on alpha {
-    node-id 0;
-    device $1;
-    disk $work/alpha.img;
-    meta-disk internal;
-    address 127.0.0.1:$port_a;
-  }
-  on beta {
-    node-id 1;
-    device $2;
-    disk $work/beta.img;
-    meta-disk internal;
-    address 127.0.0.1:$port_b;
-  }
-}
-CONF
+  two_node_conf "$work" "$port_a" --secret fs-lab --device-alpha "$1" --device-beta "$2" > "$work/tandem.conf"
   local n
   for n in alpha beta; do
     truncate -s "${size_mib}M" "$work/$n.img"
