@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
   opt.promote_during_handshake = true;
   opt.strict_b = true;
   opt.crash_primary_in_md_write = true;
+  opt.attach_during_handshake = true;
   uint64_t first = 1;
   uint64_t count = 1;
   uint64_t duration_s = 0;

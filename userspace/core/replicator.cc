@@ -986,7 +986,8 @@ void Replicator::on_node_state(const net::Frame& frame) {
     return;
   }
   adopt_sync_uuid(ns.sync_uuid());
-  if (ns.request_invalidate()) {
+  // (Only on a later NodeState: the first one is for the handshake.)
+  if (ns.request_invalidate() && !first) {
     if (repl_ == ReplState::kEstablished && has_data(disk_) && !detaching_ &&
         role_ != Role::kPrimary && peer_disk_ == DiskState::kUpToDate) {
       log_event(5, "handshake: full-sync-target (the peer ran invalidate-remote)");
