@@ -12,9 +12,11 @@
 //   --demote-busy-primary demote a primary whose application has requests in flight
 //   --attach-on-primary   re-attach a failed disk while the node is primary
 //   --strict-protocol-b  protocol B: data that reached the secondary must be written there
+//                    (on by default since the core handles it; kept for old replay lines)
 //   --connect-while-down  a node taken down may connect and be promoted while diskless
 //                    (on by default since the core handles it; kept for old replay lines)
 //   --crash-primary-in-metadata-write  power cuts during a primary's metadata write
+//                    (on by default since the core handles it; kept for old replay lines)
 //   --invalidate-anytime  invalidate/invalidate-remote also over a partitioned or stalled link
 //   --promote-during-handshake  promote while the connection is being set up (on by default)
 //   --attach-during-handshake   attach a disk while the connection is being set up
@@ -85,6 +87,8 @@ int main(int argc, char** argv) {
   // Fixed findings are part of every run (docs/simulation.md, "Findings").
   opt.connect_while_down = true;
   opt.promote_during_handshake = true;
+  opt.strict_b = true;
+  opt.crash_primary_in_md_write = true;
   uint64_t first = 1;
   uint64_t count = 1;
   uint64_t duration_s = 0;

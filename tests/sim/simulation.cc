@@ -715,7 +715,10 @@ void ResourceSim::acknowledge(Node& n, AppRequest& r, int error) {
     const core::Status s = m.core->status();
     return s.conn == ConnState::kConnected && s.repl == ReplState::kEstablished;
   };
-  const bool other_has_it = link_up_ && other.up && established(n) && established(other) &&
+  // A sync target's write succeeds only once the source wrote it.
+  const bool other_has_it = link_up_ && other.up &&
+                            (established(n) || n.core->status().repl == ReplState::kSyncTarget) &&
+                            other.core->status().conn == ConnState::kConnected &&
                             other.core->status().disk == DiskState::kUpToDate;
   if (n.core->status().disk != DiskState::kUpToDate && !n.missed_acked) {
     // Written through the peer (this node is diskless) or onto a disk that
@@ -1076,8 +1079,10 @@ void ResourceSim::promote(Node& n, bool force) {
     if (!ok) err = r.error().message;
   });
   trace("admin: %s primary%s: %s", n.name, force ? " --force" : "", ok ? "ok" : err.c_str());
-  if (ok && (force || n.missed_acked)) {
+  if (ok && (force || (n.missed_acked && n.core->status().disk == DiskState::kUpToDate))) {
     // The administrator chose this node's data: what it lacks is given up.
+    // (Not an Inconsistent node promoted over an UpToDate peer: the peer's
+    // data stays the data of record.)
     oracle_.rebase(n.image);
     mark_all_dirty();
     n.missed_acked = false;

@@ -206,6 +206,7 @@ DiskView Replicator::local_view() const {
   v.out_of_sync_bytes = out_of_sync_.total_bytes();
   v.discard_my_data = discard_my_data_;
   v.node_name = config_.local_node;
+  v.rr_conflict = config_.rr_conflict;
   return v;
 }
 
@@ -239,7 +240,7 @@ void Replicator::send(net::FrameType type, const google::protobuf::MessageLite& 
 }
 
 void Replicator::send_node_state(bool overwrite_peer, bool sync_done, uint64_t sync_uuid,
-                                 bool request_sync) {
+                                 bool request_sync, bool request_invalidate) {
   if (!handshake_done_) return;
   // The peer decides the sync direction from the first NodeState it gets,
   // so this node decides from the same view of itself.
@@ -269,6 +270,8 @@ void Replicator::send_node_state(bool overwrite_peer, bool sync_done, uint64_t s
   ns.set_discard_node(config_.discard_node);
   ns.set_sync_uuid(sync_uuid);
   ns.set_request_sync(request_sync);
+  ns.set_request_invalidate(request_invalidate);
+  ns.set_rr_conflict(static_cast<uint32_t>(config_.rr_conflict) + 1);
   send(net::FrameType::kNodeState, ns);
 }
 
@@ -320,6 +323,14 @@ Result<void> Replicator::attach(const DiskInfo& disk) {
     return make_error(res + ": backing device size " + std::to_string(disk.size_bytes) +
                       " is not a positive multiple of " + std::to_string(kSectorBytes) +
                       " bytes; check the disk line");
+  }
+  // Our NodeState of this connection is already sent (diskless) and the
+  // peer decides on it, while this node would decide with the disk: the two
+  // would disagree about whether a disk takes part (as for promote).
+  if (handshake_done_ && !have_peer_state_) {
+    return make_error(res + ": the connection to peer " + config_.peer_node +
+                      " is being set up (node states not yet exchanged); retry once it is "
+                      "Connected, or disconnect first");
   }
   if (have_peer_state_ && peer_size_ != 0 && peer_size_ != disk.size_bytes) {
     return make_error(res + ": the backing device has " + std::to_string(disk.size_bytes) +
@@ -446,6 +457,20 @@ Result<void> Replicator::promote(bool force, uint64_t uuid) {
                           " is being set up (node states not yet exchanged); retry once it is "
                           "Connected, or disconnect first");
   }
+  // Peer writes of a closed connection are still being written (see
+  // connection_cleanup): until they are on the disk, a read here could
+  // return data older than what the old primary acknowledged.
+  bool old_writes_pending = false;
+  received_.for_each([&](uint64_t, const Received& r) {
+    if (r.kind == ReceivedKind::kWrite && (!handshake_done_ || r.conn_gen != conn_gen_)) {
+      old_writes_pending = true;
+    }
+  });
+  if (old_writes_pending) {
+    return refuse_promote("writes received from peer " + config_.peer_node +
+                          " before the connection broke are still being written; retry in a "
+                          "moment");
+  }
   if (force && disk_ != DiskState::kUpToDate) {
     if (!has_data(disk_)) {
       return refuse_promote("--force needs a local disk (disk state " +
@@ -522,7 +547,8 @@ Result<void> Replicator::invalidate() {
     return make_error(res + ": cannot invalidate this node's data: " + why);
   };
   if (!has_data(disk_) || detaching_) return refuse_invalidate("no disk is attached");
-  if (conn_ != ConnState::kConnected || !have_peer_state_ || peer_disk_ != DiskState::kUpToDate) {
+  if (conn_ != ConnState::kConnected) return invalidate_unconnected();
+  if (!have_peer_state_ || peer_disk_ != DiskState::kUpToDate) {
     return refuse_invalidate("peer " + config_.peer_node +
                              " is not connected with UpToDate data to copy from; connect it "
                              "first");
@@ -538,6 +564,33 @@ Result<void> Replicator::invalidate() {
   start_sync_target(true);
   send_node_state(false, false, 0, true);
   pump();
+  note_state();
+  return {};
+}
+
+// As DRBD 8.4 does without a connection: every block is marked out of sync
+// and the disk Inconsistent, both written before the call returns (the
+// runtime writes the dirty bitmap ahead of the superblock). At the next
+// connection the disk states make this node the sync target and its bitmap,
+// all set, has everything copied.
+Result<void> Replicator::invalidate_unconnected() {
+  if (role_ == Role::kPrimary) {
+    return make_error("resource " + config_.resource +
+                      ": cannot invalidate this node's data: this node is primary and peer " +
+                      config_.peer_node +
+                      " is not connected, so no UpToDate copy would remain; connect the peer, "
+                      "or demote this node first");
+  }
+  log_event(5,
+            "invalidate without a connection: the whole device is out of sync; this node "
+            "becomes sync target when peer " +
+                config_.peer_node + " connects");
+  mark_out_of_sync(0, size_);
+  set_disk(DiskState::kInconsistent);
+  md_.consistent = false;
+  md_.up_to_date = false;
+  md_.outdated = false;
+  persist_metadata();
   note_state();
   return {};
 }
@@ -562,9 +615,15 @@ Result<void> Replicator::invalidate_remote() {
     return refuse_invalidate("a " + std::string(to_string(repl_)) +
                              " is running; wait for it to finish");
   }
-  log_event(5, "handshake: full-sync-source (invalidate-remote)");
-  become_sync_source(true, true);
-  pump();
+  // Two steps, as DRBD's cluster-wide state change: the peer must confirm
+  // (becoming the sync target, answering request_sync) before this node
+  // becomes the source. A source that switched at once could be cut off
+  // before the peer heard of it; the peer would go on as UpToDate (and be
+  // written to), while this node, as a sync source, starts no new generation
+  // when the link breaks, so the next handshake would overwrite one side's
+  // writes.
+  log_event(5, "invalidate-remote: asking the peer to become the sync target");
+  send_node_state(false, false, 0, false, true);
   note_state();
   return {};
 }
@@ -660,15 +719,21 @@ void Replicator::connection_cleanup() {
   for (size_t t = 0; t < kTimerCount; ++t) cancel(static_cast<TimerId>(t));
 
   // Writes the peer has not confirmed: completed locally, remembered as out
-  // of sync. With protocol C this is the "peer declared gone" case.
+  // of sync. With protocol C this is the "peer declared gone" case. A
+  // primary's new generation is persisted before any of them completes: the
+  // runtime executes actions in order, so a write acknowledged on this disk
+  // alone is never covered by the old generation only (a crash would bring
+  // the node back looking like its peer's copy, and the handshake could
+  // overwrite the write).
   for (uint64_t id : writes_.ids()) {
     AppWrite& w = writes_.at(id);
     if (w.sent && !w.write_acked && !w.peer_gone) {
       w.peer_gone = true;
       mark_out_of_sync(w.offset, w.length);
     }
-    try_finish_write(id);
   }
+  if (peer_had_data) rotate_for_divergence();
+  for (uint64_t id : writes_.ids()) try_finish_write(id);
   for (uint64_t id : flushes_.ids()) {
     AppFlush& f = flushes_.at(id);
     if (f.sent && !f.barrier_acked) f.peer_gone = true;
@@ -678,12 +743,17 @@ void Replicator::connection_cleanup() {
     if (!reads_.at(id).via_peer) continue;
     start_read(id);  // locally if possible, else EIO
   }
-  // Received frames not yet on our disk are dropped: the peer marks them
-  // out of sync because it never gets their acknowledgement. Those already
-  // submitted finish without an acknowledgement.
+  // Peer writes that arrived are still written, in their order, as DRBD's
+  // receiver writes every data packet it got before it tears a connection
+  // down: with protocol B the peer may already have acknowledged them to its
+  // application on our RecvAck, so after a failover this disk must hold
+  // them. They finish without an acknowledgement; the peer has them marked
+  // out of sync anyway (no WriteAck came), so a later resync only rewrites
+  // what we wrote. Resync data and barriers not yet submitted are dropped:
+  // nobody was promised them, and their ranges stay out of sync.
   for (uint64_t id : received_.ids()) {
     Received& item = received_.at(id);
-    if (!item.submitted) {
+    if (!item.submitted && item.kind != ReceivedKind::kWrite) {
       retire_buffer(std::move(item.data));
       received_.erase(id);
     }
@@ -691,10 +761,7 @@ void Replicator::connection_cleanup() {
   std::erase_if(received_order_, [&](uint64_t id) { return received_.find(id) == nullptr; });
   resync_connection_lost();
   repl_ = ReplState::kOff;
-  if (peer_had_data) {
-    rotate_for_divergence();
-    fence_peer_if_needed();
-  }
+  if (peer_had_data) fence_peer_if_needed();
 }
 
 void Replicator::on_frame(net::Frame&& frame) {
@@ -814,7 +881,8 @@ void Replicator::on_node_state(const net::Frame& frame) {
   if (!wire::parse(frame, ns) || !proto::PeerRole_IsValid(ns.role()) ||
       ns.role() == proto::ROLE_UNKNOWN || !proto::PeerDiskState_IsValid(ns.disk()) ||
       ns.disk() == proto::DISK_DUNKNOWN || !proto::WireProtocol_IsValid(ns.protocol()) ||
-      ns.protocol() == proto::WIRE_PROTOCOL_UNSET || ns.history_uuids_size() > 2) {
+      ns.protocol() == proto::WIRE_PROTOCOL_UNSET || ns.history_uuids_size() > 2 ||
+      ns.rr_conflict() > static_cast<uint32_t>(RrConflict::kCallPriLost) + 1) {
     protocol_error("malformed NodeState");
     return;
   }
@@ -879,6 +947,7 @@ void Replicator::on_node_state(const net::Frame& frame) {
   peer_view_.out_of_sync_bytes = ns.out_of_sync_bytes();
   peer_view_.discard_my_data = ns.discard_my_data();
   peer_view_.node_name = config_.peer_node;
+  if (ns.rr_conflict() != 0) peer_view_.rr_conflict = static_cast<RrConflict>(ns.rr_conflict() - 1);
   if (first) {
     conn_ = ConnState::kConnected;
     if (io_suspended_) {
@@ -917,6 +986,22 @@ void Replicator::on_node_state(const net::Frame& frame) {
     return;
   }
   adopt_sync_uuid(ns.sync_uuid());
+  if (ns.request_invalidate()) {
+    if (repl_ == ReplState::kEstablished && has_data(disk_) && !detaching_ &&
+        role_ != Role::kPrimary && peer_disk_ == DiskState::kUpToDate) {
+      log_event(5, "handshake: full-sync-target (the peer ran invalidate-remote)");
+      start_sync_target(true);
+      send_node_state(false, false, 0, true);
+    } else {
+      // The peer asked in another state of this node (a race with a
+      // promotion, a detach or a sync): nothing happens, its administrator
+      // sees no sync start and may retry.
+      log_event(4, "the peer ran invalidate-remote, but this node is " +
+                       std::string(to_string(role_)) + " " + std::string(to_string(disk_)) + "/" +
+                       std::string(to_string(repl_)) + ": not becoming its sync target");
+    }
+    return;
+  }
   if (ns.request_sync()) {
     if (repl_ == ReplState::kEstablished && disk_ == DiskState::kUpToDate && !detaching_ &&
         has_data(peer_disk_)) {

@@ -53,7 +53,8 @@ class Replicator {
   // overwrite the peer with a full sync.
   Result<void> promote(bool force = false, uint64_t new_uuid = 0);
   Result<void> demote();
-  // This node becomes the target of a full sync from the connected peer.
+  // This node becomes the target of a full sync from the connected peer;
+  // without a connection, at the next one (refused on a primary then).
   Result<void> invalidate();
   // The connected peer becomes the target of a full sync from this node.
   Result<void> invalidate_remote();
@@ -227,6 +228,7 @@ class Replicator {
   uint64_t new_uuid();
   void rotate_for_divergence();
   void rotate_for_peer_without_disk();
+  Result<void> invalidate_unconnected();
   bool local_usable() const;
   // An UpToDate copy on this node / on the connected peer.
   bool local_authoritative() const;
@@ -245,7 +247,7 @@ class Replicator {
   void send(net::FrameType type, const google::protobuf::MessageLite& msg,
             const std::byte* payload = nullptr, uint32_t payload_length = 0);
   void send_node_state(bool overwrite_peer = false, bool sync_done = false, uint64_t sync_uuid = 0,
-                       bool request_sync = false);
+                       bool request_sync = false, bool request_invalidate = false);
   void pump();
 
   // ---- connection

@@ -26,9 +26,13 @@ bool histories_meet(const DiskView& a, const DiskView& b) {
   return false;
 }
 
-// Equal generations: the node that stopped uncleanly gets its hot extents
-// back from the other one; both unclean: from the one that was primary
-// then, else from the lower node id. The source must hold UpToDate data.
+// Equal generations after an unclean stop. A node that crashed while
+// primary is the source, as in DRBD (its disk holds every write it
+// acknowledged, the peer's may lack those still on their way, which with
+// protocol A or B were acknowledged already); its hot extents are copied
+// to the peer. Otherwise a node that stopped uncleanly as secondary gets its
+// hot extents back from the clean one; both unclean secondaries: from the
+// lower node id. The source must hold UpToDate data.
 GenerationMatch equal_generations(const DiskView& l, const DiskView& p) {
   // A sync source keeps its sync UUID as bitmap UUID; when the target never
   // adopted it (the connection broke first), the source may have written
@@ -40,11 +44,11 @@ GenerationMatch equal_generations(const DiskView& l, const DiskView& p) {
   if (!l.unclean && !p.unclean) return {GenerationRelation::kEqual, 40};
   bool local_source = false;
   int rule = 41;
-  if (l.unclean != p.unclean) {
-    local_source = !l.unclean;
-  } else if (l.crashed_primary != p.crashed_primary) {
+  if (l.crashed_primary != p.crashed_primary) {
     local_source = l.crashed_primary;
     rule = 42;
+  } else if (l.unclean != p.unclean) {
+    local_source = !l.unclean;
   } else {
     local_source = lower_id(l, p);
     rule = 43;
@@ -311,6 +315,33 @@ GenerationMatch compare_generations(const DiskView& l, const DiskView& p) {
 SyncDecision decide_sync(const DiskView& local, const DiskView& peer,
                          const HandshakePolicy& policy) {
   SyncDecision d = apply_rr_conflict(decide(local, peer, policy), local, peer, policy);
+  // rr-conflict retry-connect on a primary peer: the peer decides the
+  // mirrored pair of views, and when that makes it a sync target that
+  // refuses and retries, this node must not start the sync. A sync source
+  // moves its generations at once, so the retried connection would meet
+  // them changed and end as a split brain nobody can resolve automatically
+  // (both StandAlone). Nor does this node close the connection itself,
+  // which could keep the peer from ever evaluating: it waits for the peer's
+  // refusal and then keeps connecting, as DRBD's sync source only sees the
+  // connection go. (With rr-conflict disconnect or call-pri-lost the primary
+  // goes StandAlone and the administrator steps in; the source still starts
+  // the sync there, as before.)
+  if (d.verdict == SyncVerdict::kSource && peer.rr_conflict == RrConflict::kRetryConnect) {
+    HandshakePolicy mirror = policy;
+    mirror.rr_conflict = *peer.rr_conflict;
+    mirror.local_can_demote = true;  // does not change whether rr-conflict applies
+    const SyncDecision theirs = apply_rr_conflict(decide(peer, local, mirror), peer, local, mirror);
+    if (theirs.verdict == SyncVerdict::kRefuse && theirs.outcome == "rr-conflict") {
+      SyncDecision w =
+          make(SyncVerdict::kNoSync, false, d.match, "rr-conflict-peer",
+               "the peer is primary and would become sync target (" + d.outcome + ")" +
+                   (d.detail.empty() ? "" : " by " + d.detail) + ", which its rr-conflict " +
+                   std::string(to_string(*peer.rr_conflict)) +
+                   " refuses: no sync, waiting for the peer to drop the connection");
+      w.split_brain = d.split_brain;
+      d = std::move(w);
+    }
+  }
   d.detail = "rule " + std::to_string(d.match.rule) + (d.detail.empty() ? "" : ", " + d.detail) +
              "; this node " + view_text(local) + "; peer " + view_text(peer);
   return d;

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "core/replication_types.h"
@@ -33,6 +34,8 @@ struct DiskView {
   uint64_t out_of_sync_bytes = 0;
   bool discard_my_data = false;  // connect --discard-my-data is pending
   std::string node_name{};
+  // The node's rr-conflict policy; unknown for a peer that does not send it.
+  std::optional<RrConflict> rr_conflict{};
 };
 
 // How the two generation sets relate (DRBD's uuid_compare results).

@@ -8,6 +8,9 @@
 #   bitmap-to-n2   n2 away while n1 (primary) writes 2 MiB: n2 gets them
 #   bitmap-to-n1   n1 away while n2 (primary now) writes 2 MiB: n1 gets them
 #   full-sync      `invalidate` on n2: the whole device is copied to it
+#   invalidate-away  `invalidate` on n2 while it is disconnected: it goes
+#                  Inconsistent with every block out of sync, and the whole
+#                  device is copied to it when it connects again
 #   bitmap-1pct    1 GiB device; n2 away while a storm writes about 1% of it
 #                  in small random pieces: the resync copies what n1 counted
 #                  out of sync (not much more), and n2 then holds every
@@ -76,6 +79,19 @@ case "$SCENARIO" in
     got=$(received_since 2 "${before:-0}")
     echo "n2 received $got of $device bytes"
     [ "$got" -ge "$device" ] || lab_fail "a full sync copied only $got of $device bytes"
+    ;;
+  invalidate-away)
+    read -r _ before <<< "$(counters 2)"
+    lab_adm 2 disconnect r0
+    lab_adm 2 invalidate r0 || lab_fail "invalidate refused on a disconnected secondary"
+    [ "$(lab_field 2 disk)" = Inconsistent ] || lab_fail "n2 is $(lab_field 2 disk) after invalidate, not Inconsistent"
+    oos=$(lab_field 2 out_of_sync_bytes)
+    [ "$oos" -ge "$device" ] || lab_fail "n2 marked only $oos of $device bytes out of sync"
+    if lab_adm 1 invalidate r0 2> /dev/null; then lab_fail "invalidate accepted on the disconnected primary n1"; fi
+    reconnect_and_sync 2
+    got=$(received_since 2 "${before:-0}")
+    echo "n2 received $got of $device bytes"
+    [ "$got" -ge "$device" ] || lab_fail "the sync after invalidate copied only $got of $device bytes"
     ;;
   bitmap-1pct)
     read -r _ before <<< "$(counters 2)"

@@ -100,13 +100,78 @@ TEST(HandshakeHarness, InvalidateRemoteOverwritesThePeer) {
   EXPECT_EQ(p.h.a().disk, p.h.b().disk);
 }
 
-TEST(HandshakeHarness, InvalidateNeedsAnUpToDatePeer) {
+TEST(HandshakeHarness, InvalidateNeedsAnUpToDatePeerWhenConnected) {
+  Pair p;
+  ASSERT_TRUE(p.h.a().core().attach(DiskInfo{kDisk, uptodate_metadata(0x40)}).ok());
+  p.h.connect_both();  // the peer is diskless
+  p.h.run_until_quiet();
+  ASSERT_EQ(p.h.a().status().conn, ConnState::kConnected);
+  const auto r = p.h.a().core().invalidate();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("mail02"), std::string::npos) << r.error().message;
+  EXPECT_EQ(p.h.a().status().disk, DiskState::kUpToDate);
+}
+
+// invalidate-remote takes effect only once the peer confirmed: a request
+// lost with the connection changes nothing on either side (no sync source
+// without a target that knows it).
+TEST(HandshakeHarness, InvalidateRemoteWaitsForThePeer) {
   Pair p;
   p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
-  const auto r = p.h.b().core().invalidate();
+  p.h.connect_both();
+  p.h.run_until_quiet();
+  const Metadata a_md = p.h.a().metadata;
+  ASSERT_TRUE(p.h.a().core().invalidate_remote().ok());
+  p.h.drain();
+  EXPECT_EQ(p.h.a().status().repl, ReplState::kEstablished);  // not yet a source
+  EXPECT_EQ(p.h.a().status().disk, DiskState::kUpToDate);
+  p.h.cut_link();  // the request dies on the wire
+  p.h.run_until_quiet();
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.a().metadata.current_uuid, a_md.current_uuid);
+  EXPECT_EQ(p.h.a().metadata.bitmap_uuid, a_md.bitmap_uuid);
+  p.h.establish();
+  p.h.run_until_quiet();
+  EXPECT_EQ(p.h.a().status().repl, ReplState::kEstablished);
+  EXPECT_EQ(p.h.b().status().repl, ReplState::kEstablished);
+  EXPECT_EQ(p.h.a().status().sync_bytes_sent, 0U);
+  // Asked again over a working link, the peer confirms and is overwritten.
+  ASSERT_TRUE(p.h.a().core().invalidate_remote().ok());
+  p.h.run_until_quiet();
+  EXPECT_EQ(p.h.a().status().sync_bytes_sent, kDisk);
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.a().disk, p.h.b().disk);
+}
+
+TEST(HandshakeHarness, InvalidateWithoutAConnectionSyncsEverythingAtTheNextOne) {
+  Pair p;
+  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
+  scribble(p.h.b().disk, 12288, 512, 9);  // damage only invalidate can repair
+  ASSERT_TRUE(p.h.b().core().invalidate().ok());
+  p.h.run_until_quiet();
+  // Written before anything else happens: a restart now comes back
+  // Inconsistent with every block out of sync.
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kInconsistent);
+  EXPECT_FALSE(p.h.b().metadata.consistent);
+  EXPECT_EQ(p.h.b().status().out_of_sync_bytes, kDisk);
+  EXPECT_FALSE(p.h.a().core().invalidate_remote().ok());  // needs the connection
+
+  p.h.connect_both();
+  p.h.run_until_quiet();
+  EXPECT_TRUE(logged(p.h.b(), "bitmap-sync-target")) << events(p.h.b());
+  EXPECT_EQ(p.h.a().status().sync_bytes_sent, kDisk);
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.a().disk, p.h.b().disk);
+}
+
+TEST(HandshakeHarness, InvalidateWithoutAConnectionIsRefusedOnAPrimary) {
+  Pair p;
+  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
+  ASSERT_TRUE(p.h.a().core().promote().ok());
+  const auto r = p.h.a().core().invalidate();
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("mail01"), std::string::npos) << r.error().message;
-  EXPECT_FALSE(p.h.a().core().invalidate_remote().ok());
+  EXPECT_NE(r.error().message.find("primary"), std::string::npos) << r.error().message;
+  EXPECT_EQ(p.h.a().status().disk, DiskState::kUpToDate);
 }
 
 TEST(HandshakeHarness, UnrelatedDataIsRefusedOnBothNodes) {

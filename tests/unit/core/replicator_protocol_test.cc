@@ -72,6 +72,46 @@ TEST(ReplicatorProtocol, BWaitsForTheLocalWriteToo) {
   EXPECT_TRUE(p.h.a().done(id));
 }
 
+// DRBD's protocol B: a write the secondary received (and RecvAck'ed, so the
+// primary may have acknowledged it) is written there even when the
+// connection breaks before it reached the disk, after the earlier
+// overlapping write it waited for, so that a failover keeps it.
+TEST(ReplicatorProtocol, BSecondaryWritesWhatItReceivedAfterTheLinkBreaks) {
+  Primary p(WireProtocol::kB);
+  const uint64_t w1 = p.h.a().write_pattern(0, 4096, 1);
+  p.h.complete_io(0);
+  p.h.deliver_one(0);  // b submits w1 and answers RecvAck
+  p.h.deliver_one(1);
+  ASSERT_TRUE(p.h.a().done(w1));
+  const uint64_t w2 = p.h.a().write_pattern(0, 4096, 2);  // overlaps w1
+  p.h.complete_io(0);
+  p.h.deliver_one(0);  // b: RecvAck, but w2 waits for w1's disk write
+  p.h.deliver_one(1);
+  ASSERT_TRUE(p.h.a().done(w2));
+  EXPECT_EQ(p.h.a().request(w2).result, 0);
+  ASSERT_EQ(p.h.b().pending_ios.size(), 1U);  // only w1 is on its way to b's disk
+  const std::vector<std::byte> acknowledged(p.h.a().disk.begin(), p.h.a().disk.begin() + 4096);
+
+  p.h.cut_link();
+  const size_t sent_before = p.h.b().sent.size();
+  // Until the received writes are on the disk, b's data is older than what
+  // a acknowledged: no promotion yet.
+  auto early = p.h.b().core().promote();
+  ASSERT_FALSE(early.ok());
+  EXPECT_NE(early.error().message.find("retry"), std::string::npos) << early.error().message;
+  p.h.complete_io(1);  // w1 lands, then w2 is submitted
+  ASSERT_EQ(p.h.b().pending_ios.size(), 1U);
+  EXPECT_EQ(p.h.b().pending_ios[0].offset, 0U);
+  EXPECT_FALSE(p.h.b().core().idle());
+  p.h.complete_io(1);
+  EXPECT_TRUE(p.h.b().core().idle());
+  EXPECT_EQ(p.h.b().sent.size(), sent_before);  // no acknowledgement without a connection
+  EXPECT_TRUE(std::equal(acknowledged.begin(), acknowledged.end(), p.h.b().disk.begin()));
+  // Failover: b holds every write a acknowledged.
+  ASSERT_TRUE(p.h.b().core().promote().ok());
+  EXPECT_EQ(p.h.b().status().role, Role::kPrimary);
+}
+
 TEST(ReplicatorProtocol, CCompletesOnlyAfterThePeerWroteIt) {
   Primary p(WireProtocol::kC);
   const uint64_t id = p.h.a().write_pattern(0, 4096, 1);

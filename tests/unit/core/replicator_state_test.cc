@@ -665,5 +665,31 @@ TEST(ReplicatorState, PromoteWhileTheHandshakeIsInProgressIsRefused) {
   EXPECT_TRUE(q.h.a().core().promote().ok());
 }
 
+// Attaching in the same window is refused too: the peer decides on the
+// diskless NodeState already sent, this node would decide with its disk, so
+// the peer would never learn the disk is there (both Established, one side
+// showing the other Diskless, nothing ever synchronized).
+TEST(ReplicatorState, AttachWhileTheHandshakeIsInProgressIsRefused) {
+  Pair p;
+  attach(p.h.a(), uptodate_metadata(0x1111));
+  ASSERT_TRUE(p.h.a().core().connect().ok());
+  ASSERT_TRUE(p.h.b().core().connect().ok());
+  p.h.b().core().on_connection_established(1);
+  auto r = p.h.b().core().attach(DiskInfo{kDisk, uptodate_metadata(0x1111)});
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("connection to peer mail01 is being set up"));
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kDiskless);
+  // Once the node states are exchanged the attach goes through and the peer
+  // sees the disk.
+  p.h.establish();  // b's NodeState (diskless) is the one already emitted
+  p.h.run_until_quiet();
+  ASSERT_EQ(p.h.b().status().conn, ConnState::kConnected);
+  ASSERT_EQ(p.h.a().status().peer_disk, DiskState::kDiskless);
+  ASSERT_TRUE(p.h.b().core().attach(DiskInfo{kDisk, uptodate_metadata(0x1111)}).ok());
+  p.h.run_until_quiet();
+  EXPECT_EQ(p.h.a().status().peer_disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+}
+
 }  // namespace
 }  // namespace tandem::core::testing

@@ -217,5 +217,64 @@ TEST(SplitBrainHarness, RrConflict) {
   for (const Case& c : cases) run_case(c);
 }
 
+// rr-conflict retry-connect: the primary that would be overwritten drops
+// the connection and both nodes keep connecting, the sync source too (it
+// evaluates the decision its peer makes and does not start the sync), so
+// that the generations stay as they were; every retry ends the same way
+// until the primary is demoted, and then the next connection resyncs it.
+TEST(SplitBrainHarness, RrConflictRetryConnect) {
+  ReplicatorConfig ca = make_config("mail01", 1, "mail02", WireProtocol::kC, true);
+  ReplicatorConfig cb = make_config("mail02", 2, "mail01", WireProtocol::kC, true);
+  const auto policy = p1(A1::kViolentlyAs0p, A0::kDiscardLeastChanges, RrConflict::kRetryConnect);
+  policy(ca);
+  policy(cb);
+  TwoNodeHarness h(ca, cb, kDisk);
+  ASSERT_TRUE(h.a().core().attach(DiskInfo{kDisk, uptodate_metadata(0x40)}).ok());
+  ASSERT_TRUE(h.b().core().attach(DiskInfo{kDisk, uptodate_metadata(0x40)}).ok());
+  h.connect_both();
+  ASSERT_TRUE(h.a().core().promote().ok());
+  h.run_until_quiet();
+  h.cut_link();
+  h.a().write_pattern(0, kBlock, 10);  // a changes less: discard-least-changes picks a
+  ASSERT_TRUE(h.b().core().promote().ok());
+  for (int i = 0; i < 3; ++i) {
+    h.b().write_pattern(static_cast<uint64_t>(i) * 2 * kBlock + kBlock, kBlock,
+                        static_cast<uint8_t>(50 + i));
+  }
+  h.run_until_quiet();
+  ASSERT_TRUE(h.b().core().demote().ok());
+  h.drain();
+  const std::vector<std::byte> a_before = h.a().disk;
+  const std::vector<std::byte> b_before = h.b().disk;
+  const Metadata b_md = h.b().metadata;
+
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    SCOPED_TRACE(attempt);
+    h.establish();
+    h.run_until_quiet();
+    EXPECT_EQ(h.a().status().conn, ConnState::kConnecting) << events(h.a());
+    EXPECT_EQ(h.b().status().conn, ConnState::kConnecting) << events(h.b());
+    EXPECT_EQ(h.a().status().role, Role::kPrimary);
+    EXPECT_EQ(h.a().disk, a_before);
+    EXPECT_EQ(h.b().disk, b_before);
+    // The source did not start the sync: no new generation to confuse the
+    // next handshake.
+    EXPECT_EQ(h.b().metadata.current_uuid, b_md.current_uuid);
+    EXPECT_EQ(h.b().metadata.bitmap_uuid, b_md.bitmap_uuid) << events(h.b());
+    EXPECT_NE(h.first_close_reason().find("rr-conflict retry-connect"), std::string::npos)
+        << h.first_close_reason();
+  }
+  EXPECT_TRUE(ran(h.a(), Handler::kSplitBrain)) << events(h.a());
+  EXPECT_TRUE(ran(h.b(), Handler::kSplitBrain)) << events(h.b());
+
+  ASSERT_TRUE(h.a().core().demote().ok());
+  h.establish();
+  h.run_until_quiet();
+  ASSERT_EQ(h.a().status().repl, ReplState::kEstablished) << events(h.a()) << events(h.b());
+  EXPECT_EQ(h.a().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(h.a().disk, b_before);
+  EXPECT_EQ(h.b().disk, b_before);
+}
+
 }  // namespace
 }  // namespace tandem::core::testing

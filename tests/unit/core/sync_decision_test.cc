@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "core/generation_ids.h"
 
 namespace tandem::core {
@@ -96,6 +98,8 @@ TEST(SyncDecision, OutcomeTable) {
        SyncVerdict::kSource, false, 35, "bitmap-sync-source"},
       {"unclean node gets its hot extents back", unclean, up(0x50), SyncVerdict::kTarget, false, 41,
        "bitmap-sync-target"},
+      {"a crashed primary is the source (DRBD)", unclean_primary, up(0x50), SyncVerdict::kSource,
+       false, 42, "bitmap-sync-source"},
       {"both unclean: the one that was primary is the source", unclean_primary, unclean,
        SyncVerdict::kSource, false, 42, "bitmap-sync-source"},
       {"both unclean primaries: lower node id is the source", unclean_primary, unclean_primary,
@@ -209,6 +213,53 @@ TEST(SyncDecision, RrConflictWhenAPrimaryWouldBecomeTarget) {
     // An Inconsistent primary (reading from the peer) is synced regardless.
     l.disk = DiskState::kInconsistent;
     EXPECT_EQ(decide_sync(l, p, pol).verdict, SyncVerdict::kTarget) << to_string(r.policy);
+  }
+}
+
+// The sync source evaluates its primary peer's decision: when the peer's
+// rr-conflict retry-connect refuses to become the target, the source does
+// not start the sync and waits for the peer to drop the connection.
+TEST(SyncDecision, SourceMirrorsThePrimaryPeersRrConflict) {
+  const struct {
+    std::optional<RrConflict> peer_policy;
+    bool mirrored;
+  } rows[] = {
+      {RrConflict::kDisconnect, false},  // the primary goes StandAlone: not mirrored
+      {RrConflict::kRetryConnect, true},
+      {RrConflict::kCallPriLost, false},
+      {RrConflict::kViolently, false},
+      {std::nullopt, false},  // a peer that does not send its policy
+  };
+  for (const auto& r : rows) {
+    const std::string name = r.peer_policy ? std::string(to_string(*r.peer_policy)) : "unknown";
+    DiskView l = up(0x61, 0x51);
+    DiskView p = up(0x50);
+    name_nodes(l, p);
+    p.role = Role::kPrimary;
+    p.rr_conflict = r.peer_policy;
+    // This node's own rr-conflict does not matter: it is not the primary.
+    HandshakePolicy pol;
+    pol.rr_conflict = RrConflict::kViolently;
+    const SyncDecision d = decide_sync(l, p, pol);
+    // The peer's side of the same pair: refused by its rr-conflict, or target.
+    HandshakePolicy theirs;
+    if (r.peer_policy) theirs.rr_conflict = *r.peer_policy;
+    const SyncDecision pd = decide_sync(p, l, theirs);
+    if (r.mirrored) {
+      EXPECT_EQ(d.verdict, SyncVerdict::kNoSync) << name;
+      EXPECT_EQ(d.outcome, "rr-conflict-peer");
+      EXPECT_NE(d.detail.find("rr-conflict " + name), std::string::npos) << d.detail;
+      EXPECT_EQ(pd.verdict, SyncVerdict::kRefuse) << name;
+    } else {
+      EXPECT_EQ(d.verdict, SyncVerdict::kSource) << name;
+    }
+    EXPECT_FALSE(d.run_pri_lost) << name;
+    // A secondary peer, or an Inconsistent primary, is synced regardless.
+    p.role = Role::kSecondary;
+    EXPECT_EQ(decide_sync(l, p, pol).verdict, SyncVerdict::kSource) << name;
+    p.role = Role::kPrimary;
+    p.disk = DiskState::kInconsistent;
+    EXPECT_EQ(decide_sync(l, p, pol).verdict, SyncVerdict::kSource) << name;
   }
 }
 
