@@ -20,6 +20,7 @@
 //   --invalidate-anytime  invalidate/invalidate-remote also over a partitioned or stalled link
 //   --promote-during-handshake  promote while the connection is being set up (on by default)
 //   --attach-during-handshake   attach a disk while the connection is being set up
+//   --down-busy-secondary  take a protocol-B secondary down while its core has work
 //   --volatile-cache disks lose completed but unflushed writes on a power cut
 //   --check-determinism  run every seed twice and compare the trace hashes
 //   --keep-going     report every failing seed of the range, not only the first
@@ -45,6 +46,7 @@ void usage() {
       "                  [--attach-on-primary] [--strict-protocol-b] [--connect-while-down]\n"
       "                  [--crash-primary-in-metadata-write] [--invalidate-anytime]\n"
       "                  [--promote-during-handshake] [--attach-during-handshake]\n"
+      "                  [--down-busy-secondary]\n"
       "                  [--check-determinism] [--keep-going]\n"
       "                  [--expect-failure-within N]\n");
 }
@@ -175,6 +177,8 @@ int main(int argc, char** argv) {
       opt.promote_during_handshake = true;
     } else if (a == "--attach-during-handshake") {
       opt.attach_during_handshake = true;
+    } else if (a == "--down-busy-secondary") {
+      opt.down_busy_secondary = true;
     } else if (a == "--keep-going") {
       keep_going = true;
     } else if (a == "--check-determinism") {

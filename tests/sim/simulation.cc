@@ -1315,6 +1315,11 @@ void ResourceSim::fault_tick() {
         !core::has_data(n.core->status().disk) || !other.up || other.missed_acked) {
       return;
     }
+    // Protocol B: a detach drops received peer writes that wait behind
+    // earlier ones, although their RecvAck was sent; unless
+    // --down-busy-secondary the administrator waits until the core is idle
+    // (docs/simulation.md, findings).
+    if (mode_ == Mode::kProtocolB && !n.core->idle() && !opt_.down_busy_secondary) return;
     bool ok = false;
     n.clean_detach = true;  // the Diskless state may come at once
     call(n, [&ok](core::Replicator& c) {
@@ -1939,6 +1944,7 @@ std::string replay_command(const SimOptions& o) {
   if (o.invalidate_anytime) cmd += " --invalidate-anytime";
   if (o.promote_during_handshake) cmd += " --promote-during-handshake";
   if (o.attach_during_handshake) cmd += " --attach-during-handshake";
+  if (o.down_busy_secondary) cmd += " --down-busy-secondary";
   if (o.crash_primary_in_md_write) cmd += " --crash-primary-in-metadata-write";
   return cmd + " --trace";
 }

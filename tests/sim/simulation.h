@@ -59,6 +59,10 @@ struct SimOptions {
   // Attach a disk while the connection is being set up (link up, node
   // states not yet exchanged) (docs/simulation.md, findings).
   bool attach_during_handshake = false;
+  // Take a protocol-B secondary down (clean detach) while its core still
+  // has work, such as received peer writes not yet written
+  // (docs/simulation.md, findings).
+  bool down_busy_secondary = false;
 };
 
 struct SimResult {
