@@ -18,6 +18,8 @@ namespace {
 
 using namespace std::chrono_literals;
 constexpr auto kCallTimeout = 60s;
+// How long invalidate / invalidate-remote wait for the peer to start the sync.
+constexpr auto kSyncStartWait = 10s;
 
 struct Parsed {
   std::string resource;
@@ -364,6 +366,62 @@ int wait_verb(const GlobalOptions& options, std::span<const std::string> args,
   }
 }
 
+// invalidate / invalidate-remote: over a connection the daemon's "ok" means
+// the peer was asked; the sync starts once it confirms. Like drbdadm, which
+// returns after the cluster-wide state change, wait until it has started
+// (the resource is syncing, or its resync counter moved: a small device may
+// be done between two looks), so that a following wait-sync waits for it.
+// Without a connection, invalidate takes effect at once and there is
+// nothing to wait for.
+int run_sync_request_verb(const GlobalOptions& options, std::span<const std::string> args,
+                          std::string_view name, proto::ControlVerb verb) {
+  Parsed p;
+  if (!parse_args(name, args, {}, p)) return kExitUsage;
+  auto before = call(options, proto::CONTROL_VERB_STATUS, p);
+  if (!before) return kExitFailure;
+  const int rc = run_verb(options, args, name, verb);
+  if (rc != kExitOk || !before->ok()) return rc;
+  const bool remote = verb == proto::CONTROL_VERB_INVALIDATE_REMOTE;
+  const auto counter = [remote](const proto::ResourceStatus& s) {
+    return remote ? s.sync_bytes_sent() : s.sync_bytes_received();
+  };
+  const auto deadline = std::chrono::steady_clock::now() + kSyncStartWait;
+  for (const auto& b : before->resources()) {
+    if (b.connection() != "Connected") continue;
+    Parsed one = p;
+    one.resource = b.name();
+    while (true) {
+      auto now = call(options, proto::CONTROL_VERB_STATUS, one);
+      if (!now) return kExitFailure;
+      if (!now->ok() || now->resources_size() != 1) {
+        std::fprintf(stderr, "%s\n", now->error().c_str());
+        return kExitFailure;
+      }
+      const proto::ResourceStatus& s = now->resources(0);
+      if (syncing(s) || counter(s) > counter(b)) break;
+      if (s.connection() != "Connected") {
+        std::fprintf(stderr,
+                     "tandemadm %.*s: resource %s: the connection to %s was lost before the peer "
+                     "confirmed; nothing was changed, run it again once connected\n",
+                     static_cast<int>(name.size()), name.data(), b.name().c_str(),
+                     b.peer_node().c_str());
+        return kExitFailure;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        std::fprintf(stderr,
+                     "tandemadm %.*s: resource %s: the sync has not started %lld s after the "
+                     "request (peer %s did not confirm); see `tandemadm status %s` and the logs\n",
+                     static_cast<int>(name.size()), name.data(), b.name().c_str(),
+                     static_cast<long long>(kSyncStartWait.count()), b.peer_node().c_str(),
+                     b.name().c_str());
+        return kExitFailure;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  return kExitOk;
+}
+
 bool is_connected(const proto::ResourceStatus& s) {
   return s.connection() == "Connected";
 }
@@ -413,16 +471,18 @@ void register_resource_verbs(std::vector<Verb>& table) {
                    [](const GlobalOptions& o, std::span<const std::string> a) {
                      return run_verb(o, a, "adjust", proto::CONTROL_VERB_ADJUST);
                    }});
-  table.push_back({"invalidate", "RESOURCE|all",
-                   "discard this node's data: full sync from the connected peer",
-                   [](const GlobalOptions& o, std::span<const std::string> a) {
-                     return run_verb(o, a, "invalidate", proto::CONTROL_VERB_INVALIDATE);
-                   }});
   table.push_back(
-      {"invalidate-remote", "RESOURCE|all", "discard the peer's data: full sync from this node",
+      {"invalidate", "RESOURCE|all",
+       "discard this node's data: full sync from the peer (now, or at the next connection)",
        [](const GlobalOptions& o, std::span<const std::string> a) {
-         return run_verb(o, a, "invalidate-remote", proto::CONTROL_VERB_INVALIDATE_REMOTE);
+         return run_sync_request_verb(o, a, "invalidate", proto::CONTROL_VERB_INVALIDATE);
        }});
+  table.push_back({"invalidate-remote", "RESOURCE|all",
+                   "discard the peer's data: full sync from this node",
+                   [](const GlobalOptions& o, std::span<const std::string> a) {
+                     return run_sync_request_verb(o, a, "invalidate-remote",
+                                                  proto::CONTROL_VERB_INVALIDATE_REMOTE);
+                   }});
   table.push_back({"verify", "RESOURCE|all",
                    "compare both replicas online (verify-alg); differences become out of sync",
                    [](const GlobalOptions& o, std::span<const std::string> a) {
