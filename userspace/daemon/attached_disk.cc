@@ -39,7 +39,10 @@ Result<std::unique_ptr<AttachedDisk>> AttachedDisk::open(const std::string& reso
   }
   storage::UringOptions opts;
   opts.queue_depth = 8;
-  opts.direct = storage::DirectIo::kOff;
+  // O_DIRECT like the data path (DataPath), so that no page cache sits
+  // between the metadata handles and the data writes to the same device; the
+  // activity-log descriptor below follows whatever this one got.
+  opts.direct = storage::DirectIo::kPrefer;
   auto md = storage::UringBacking::open(volume.disk, opts);
   if (!md) {
     return make_error(who + ": " + md.error().message, md.error().sys_errno);
@@ -74,12 +77,12 @@ Result<std::unique_ptr<AttachedDisk>> AttachedDisk::open(const std::string& reso
     return make_error(who + ": reading the quick-sync bitmap: " + bitmap.error().message);
   }
   d->bitmap_ = std::make_unique<storage::SyncBitmap>(std::move(bitmap).value());
-  d->data_fd_ = ::open(volume.disk.c_str(), O_RDWR | O_CLOEXEC);
-  if (d->data_fd_ < 0) {
-    return make_error(who + ": cannot open for the data path: " + std::strerror(errno), errno);
-  }
   const std::string& md_path = volume.meta_disk.internal ? volume.disk : volume.meta_disk.path;
-  d->md_fd_ = ::open(md_path.c_str(), O_RDWR | O_CLOEXEC);
+  // The same mode as the MetadataStore's handle on this device: two
+  // handles on the same blocks, one cached and one not, would need the
+  // kernel's cache invalidation to stay coherent.
+  const bool md_direct = md_dev->alignment() > 1;
+  d->md_fd_ = ::open(md_path.c_str(), O_RDWR | O_CLOEXEC | (md_direct ? O_DIRECT : 0));
   if (d->md_fd_ < 0) {
     return make_error("resource " + resource + ": metadata device " + md_path +
                           ": cannot open for activity-log writes: " + std::strerror(errno),
@@ -127,10 +130,6 @@ Result<void> AttachedDisk::recover_and_open_log() {
 }
 
 AttachedDisk::~AttachedDisk() {
-  if (data_fd_ >= 0) {
-    fdatasync(data_fd_);
-    close(data_fd_);
-  }
   if (md_fd_ >= 0) close(md_fd_);
 }
 
