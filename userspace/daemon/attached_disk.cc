@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "storage/aligned_buffer.h"
+#include "storage/sync_io.h"
 
 namespace tandem::daemon {
 namespace {
@@ -242,6 +243,31 @@ Result<void> AttachedDisk::write_superblock(const storage::Superblock& next) {
     return make_error("resource " + resource_ + ": writing metadata on " + path_ + ": " +
                       r.error().message);
   }
+  return {};
+}
+
+Result<void> AttachedDisk::write_dirty_bitmap_unflushed() {
+  if (bitmap_write_due_) return write_dirty_bitmap();
+  const storage::Geometry& g = store_->geometry();
+  storage::AlignedBuffer page(storage::SyncBitmap::kPageBytes);
+  storage::AlignedBuffer known(storage::SyncBitmap::kPageBytes);
+  for (uint64_t p : bitmap_->dirty_pages()) {
+    bitmap_->encode_page(p, page.span());
+    if (auto r = storage::write_sync(store_->device(),
+                                     g.abs_bitmap() + p * storage::SyncBitmap::kPageBytes,
+                                     page.span(), false);
+        !r) {
+      return make_error("resource " + resource_ + ": writing bitmap page " + std::to_string(p) +
+                        " on " + path_ + ": " + r.error().message);
+    }
+    bitmap_->mark_page_clean(p);
+    // Not durable yet: only the cleared bits may be believed (a bit that is
+    // clear in memory is never trusted to be set on disk).
+    on_disk_->encode_page(p, known.span());
+    for (size_t i = 0; i < known.size(); ++i) known.data()[i] &= page.data()[i];
+    on_disk_->decode_page(p, known.span());
+  }
+  bitmap_dirty_ = false;
   return {};
 }
 

@@ -57,6 +57,13 @@ class AttachedDisk {
   Result<void> write_superblock(const storage::Superblock& next);
   // Writes the bitmap pages changed since the last call.
   Result<void> write_dirty_bitmap();
+  // The same without a flush, for the periodic write of cleared bits while
+  // no set bit waits to become durable (bitmap_write_due() is false): a
+  // lost clear only costs resync work, and a flush of the device every
+  // second stalled the event loop for up to ~200 ms during a resync on a
+  // busy disk. Set bits in such a write are not relied on until a later
+  // flush (range_marked_on_disk() ignores them).
+  Result<void> write_dirty_bitmap_unflushed();
   Result<void> write_bitmap_pages(std::span<const uint64_t> pages);
 
   // ---- crash recovery, found at open

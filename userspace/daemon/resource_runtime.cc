@@ -828,7 +828,9 @@ void ResourceRuntime::schedule_bitmap_write() {
     if (alive.expired()) return;
     bitmap_timer_ = 0;
     if (!disk_ || !disk_->bitmap_dirty()) return;
-    if (auto r = disk_->write_dirty_bitmap(); !r) TLOG(LOG_ERR, "%s", r.error().message.c_str());
+    if (auto r = disk_->write_dirty_bitmap_unflushed(); !r) {
+      TLOG(LOG_ERR, "%s", r.error().message.c_str());
+    }
   });
 }
 
