@@ -90,6 +90,11 @@ Result<std::unique_ptr<DataPath>> DataPath::open(EventLoop& loop, const std::str
 
 DataPath::~DataPath() {
   *alive_ = false;
+  // Requests still waiting for the other kind to finish never reached the
+  // device: they fail, from the loop rather than inside this destructor.
+  for (Request& r : held_) {
+    loop_.add_timer(std::chrono::milliseconds(0), [cb = std::move(r.callback)] { cb(-EIO); });
+  }
   // Writes completed on an O_DIRECT descriptor may still sit in the
   // device's volatile cache, buffered ones in the page cache.
   fdatasync(buffered_fd_);

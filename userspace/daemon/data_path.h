@@ -52,7 +52,8 @@ class DataPath {
                                                 const std::string& who,
                                                 Direct direct = Direct::kPrefer);
   // Syncs the file (fdatasync) and closes it. Requests still in flight keep
-  // their bounce buffers alive until they complete.
+  // their bounce buffers alive until they complete; requests still held
+  // back (never issued) complete with -EIO from the loop.
   ~DataPath();
   DataPath(const DataPath&) = delete;
   DataPath& operator=(const DataPath&) = delete;

@@ -211,6 +211,21 @@ TEST_F(DataPathTest, ABounceBufferOutlivesTheDataPath) {
   }
 }
 
+TEST_F(DataPathTest, HeldRequestsFailWhenTheDataPathCloses) {
+  make_file("/var/tmp");
+  open_path();
+  if (!data_->direct()) GTEST_SKIP() << "/var/tmp refuses O_DIRECT on this machine";
+  storage::AlignedBuffer big(65536);
+  std::vector<std::byte> small(10);
+  auto w1 = submit(FileOp::kWrite, big.data(), 65536, 0);
+  auto w2 = submit(FileOp::kWrite, small.data(), 10, 100);  // held behind w1
+  ASSERT_EQ(data_->counters().held, 1u);
+  data_.reset();
+  ASSERT_TRUE(run_until_done({w1, w2}));
+  EXPECT_EQ(*w1, 65536);  // already at the device: it completes
+  EXPECT_EQ(*w2, -EIO);   // never issued: it fails, and its callback still runs
+}
+
 TEST_F(DataPathTest, BufferedModeTakesAnyAlignment) {
   make_file("/var/tmp");
   open_path(DataPath::Direct::kOff);
