@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "storage/aligned_buffer.h"
+#include "storage/sync_io.h"
 
 namespace tandem::daemon {
 namespace {
@@ -39,7 +40,10 @@ Result<std::unique_ptr<AttachedDisk>> AttachedDisk::open(const std::string& reso
   }
   storage::UringOptions opts;
   opts.queue_depth = 8;
-  opts.direct = storage::DirectIo::kOff;
+  // O_DIRECT like the data path (DataPath), so that no page cache sits
+  // between the metadata handles and the data writes to the same device; the
+  // activity-log descriptor below follows whatever this one got.
+  opts.direct = storage::DirectIo::kPrefer;
   auto md = storage::UringBacking::open(volume.disk, opts);
   if (!md) {
     return make_error(who + ": " + md.error().message, md.error().sys_errno);
@@ -74,12 +78,12 @@ Result<std::unique_ptr<AttachedDisk>> AttachedDisk::open(const std::string& reso
     return make_error(who + ": reading the quick-sync bitmap: " + bitmap.error().message);
   }
   d->bitmap_ = std::make_unique<storage::SyncBitmap>(std::move(bitmap).value());
-  d->data_fd_ = ::open(volume.disk.c_str(), O_RDWR | O_CLOEXEC);
-  if (d->data_fd_ < 0) {
-    return make_error(who + ": cannot open for the data path: " + std::strerror(errno), errno);
-  }
   const std::string& md_path = volume.meta_disk.internal ? volume.disk : volume.meta_disk.path;
-  d->md_fd_ = ::open(md_path.c_str(), O_RDWR | O_CLOEXEC);
+  // The same mode as the MetadataStore's handle on this device: two
+  // handles on the same blocks, one cached and one not, would need the
+  // kernel's cache invalidation to stay coherent.
+  const bool md_direct = md_dev->alignment() > 1;
+  d->md_fd_ = ::open(md_path.c_str(), O_RDWR | O_CLOEXEC | (md_direct ? O_DIRECT : 0));
   if (d->md_fd_ < 0) {
     return make_error("resource " + resource + ": metadata device " + md_path +
                           ": cannot open for activity-log writes: " + std::strerror(errno),
@@ -127,10 +131,6 @@ Result<void> AttachedDisk::recover_and_open_log() {
 }
 
 AttachedDisk::~AttachedDisk() {
-  if (data_fd_ >= 0) {
-    fdatasync(data_fd_);
-    close(data_fd_);
-  }
   if (md_fd_ >= 0) close(md_fd_);
 }
 
@@ -243,6 +243,31 @@ Result<void> AttachedDisk::write_superblock(const storage::Superblock& next) {
     return make_error("resource " + resource_ + ": writing metadata on " + path_ + ": " +
                       r.error().message);
   }
+  return {};
+}
+
+Result<void> AttachedDisk::write_dirty_bitmap_unflushed() {
+  if (bitmap_write_due_) return write_dirty_bitmap();
+  const storage::Geometry& g = store_->geometry();
+  storage::AlignedBuffer page(storage::SyncBitmap::kPageBytes);
+  storage::AlignedBuffer known(storage::SyncBitmap::kPageBytes);
+  for (uint64_t p : bitmap_->dirty_pages()) {
+    bitmap_->encode_page(p, page.span());
+    if (auto r = storage::write_sync(store_->device(),
+                                     g.abs_bitmap() + p * storage::SyncBitmap::kPageBytes,
+                                     page.span(), false);
+        !r) {
+      return make_error("resource " + resource_ + ": writing bitmap page " + std::to_string(p) +
+                        " on " + path_ + ": " + r.error().message);
+    }
+    bitmap_->mark_page_clean(p);
+    // Not durable yet: only the cleared bits may be believed (a bit that is
+    // clear in memory is never trusted to be set on disk).
+    on_disk_->encode_page(p, known.span());
+    for (size_t i = 0; i < known.size(); ++i) known.data()[i] &= page.data()[i];
+    on_disk_->decode_page(p, known.span());
+  }
+  bitmap_dirty_ = false;
   return {};
 }
 

@@ -1,13 +1,15 @@
-// A resource's backing device while attached: the data device opened for
-// the data path, and the metadata (superblock, activity log, quick-sync
-// bitmap) read through the storage layer's MetadataStore.
+// A resource's backing device while attached: its metadata (superblock,
+// activity log, quick-sync bitmap) read and written through the storage
+// layer's MetadataStore. The data I/O has its own descriptors (DataPath,
+// owned by the resource next to this object).
 //
-// Data I/O is buffered (page cache) and runs on the event loop's own ring
-// (EventLoop::submit_io); FUA becomes RWF_DSYNC and a flush fdatasync, so
-// completed writes are durable exactly when the core asked for it. The
-// metadata uses its own synchronous handle for the superblock and the
-// bitmap; activity-log transactions on the data path are written
-// asynchronously by ActivityLogGate through md_fd().
+// Metadata I/O is O_DIRECT where the file system allows it, like the data
+// path: a completed write is on the device (possibly in its volatile cache;
+// `md-flushes` adds the flushes). The MetadataStore's synchronous handle
+// serves the superblock and the bitmap; activity-log transactions on the
+// data path are written asynchronously by ActivityLogGate through md_fd(),
+// opened in the same mode as that handle so that no page cache holds stale
+// copies of blocks the other one wrote.
 //
 // Crash safety (docs/admin-guide.md, "Activity log"): at open, metadata
 // that was not closed cleanly (al-clean flag clear) has every extent of its
@@ -44,7 +46,6 @@ class AttachedDisk {
   AttachedDisk(const AttachedDisk&) = delete;
   AttachedDisk& operator=(const AttachedDisk&) = delete;
 
-  int data_fd() const { return data_fd_; }
   const std::string& path() const { return path_; }
   // Bytes available for data (the backing device minus internal metadata).
   uint64_t usable_bytes() const { return store_->geometry().usable_size; }
@@ -56,6 +57,13 @@ class AttachedDisk {
   Result<void> write_superblock(const storage::Superblock& next);
   // Writes the bitmap pages changed since the last call.
   Result<void> write_dirty_bitmap();
+  // The same without a flush, for the periodic write of cleared bits while
+  // no set bit waits to become durable (bitmap_write_due() is false): a
+  // lost clear only costs resync work, and a flush of the device every
+  // second stalled the event loop for up to ~200 ms during a resync on a
+  // busy disk. Set bits in such a write are not relied on until a later
+  // flush (range_marked_on_disk() ignores them).
+  Result<void> write_dirty_bitmap_unflushed();
   Result<void> write_bitmap_pages(std::span<const uint64_t> pages);
 
   // ---- crash recovery, found at open
@@ -102,7 +110,6 @@ class AttachedDisk {
 
   std::string resource_;
   std::string path_;
-  int data_fd_ = -1;
   std::unique_ptr<storage::UringBacking> md_device_;
   std::unique_ptr<storage::UringBacking> external_md_;
   std::unique_ptr<storage::MetadataStore> store_;

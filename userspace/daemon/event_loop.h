@@ -55,7 +55,7 @@ class EventLoop {
   // Asynchronous file I/O on the loop's ring. `callback` receives the
   // io_uring result: bytes transferred, or -errno. kWrite with `dsync` is a
   // FUA write (RWF_DSYNC); kFsync is fdatasync. The buffer must stay valid
-  // until the callback runs.
+  // until the callback runs. The request is submitted at once.
   enum class FileOp { kRead, kWrite, kFsync };
   using IoCallback = std::function<void(int32_t result)>;
   void submit_io(FileOp op, int fd, void* buffer, uint32_t length, uint64_t offset, bool dsync,

@@ -263,12 +263,15 @@ Result<void> ResourceRuntime::attach() {
   auto disk = AttachedDisk::open(config_.name, config_.volumes()[0],
                                  config_.volumes()[0].disk_options.md_flushes);
   if (!disk) return disk.error();
+  auto data = DataPath::open(loop_, (*disk)->path(), who());
+  if (!data) return data.error();
   core::DiskInfo info;
   info.size_bytes = (*disk)->usable_bytes() / core::kSectorBytes * core::kSectorBytes;
   info.metadata = metadata_of((*disk)->superblock());
   info.out_of_sync = (*disk)->out_of_sync_ranges(info.size_bytes);
   info.unclean = (*disk)->unclean();
   disk_ = std::move(disk).value();
+  data_ = std::move(data).value();
   gate_ = std::make_unique<ActivityLogGate>(
       loop_, *disk_, who(),
       [this](const core::SubmitIo& io, bool al_held) { issue_io(io, al_held); },
@@ -280,6 +283,7 @@ Result<void> ResourceRuntime::attach() {
     // Nothing was written: leave the metadata as clean as it was found.
     if (auto c = disk_->close_clean(); !c) TLOG(LOG_ERR, "%s", c.error().message.c_str());
     gate_.reset();
+    data_.reset();
     disk_.reset();
     drain();
     return r;
@@ -293,9 +297,9 @@ Result<void> ResourceRuntime::attach() {
   }
   uint64_t oos = 0;
   for (const auto& [off, len] : info.out_of_sync) oos += len;
-  TLOG(LOG_NOTICE, "%s: attached %s (%llu bytes of data, %llu KiB out of sync)", who().c_str(),
+  TLOG(LOG_NOTICE, "%s: attached %s (%llu bytes of data, %llu KiB out of sync, %s)", who().c_str(),
        disk_->path().c_str(), static_cast<unsigned long long>(info.size_bytes),
-       static_cast<unsigned long long>(oos / 1024));
+       static_cast<unsigned long long>(oos / 1024), data_->direct() ? "O_DIRECT" : "buffered I/O");
   drain();
   start_export();
   return {};
@@ -315,6 +319,10 @@ Result<void> ResourceRuntime::detach() {
 
 void ResourceRuntime::finish_detach() {
   if (!disk_) return;
+  // Data first (fdatasync): the activity log may be emptied and al-clean
+  // set only once the data it protected is durable, also when the metadata
+  // is on another device.
+  data_.reset();
   if (gate_ && gate_->idle()) {
     // Every write finished: empty the log and mark the metadata clean.
     if (auto r = disk_->close_clean(); !r) TLOG(LOG_ERR, "%s", r.error().message.c_str());
@@ -786,24 +794,24 @@ void ResourceRuntime::issue_io(const core::SubmitIo& io, bool al_held) {
   const bool is_write = io.kind == core::LocalIoKind::kWrite;
   const uint32_t length = io.length;
   const uint64_t offset = io.offset;
-  loop_.submit_io(op, disk_->data_fd(), io.data, length, offset, io.fua,
-                  [this, alive, id, length, offset, is_flush, is_write, al_held](int32_t res) {
-                    if (alive.expired()) return;
-                    int error = 0;
-                    if (res < 0) {
-                      error = -res;
-                    } else if (!is_flush && static_cast<uint32_t>(res) != length) {
-                      error = EIO;  // short transfer: the device ended early
-                    }
-                    if (error != 0) {
-                      TLOG(LOG_ERR, "%s: local I/O of %u bytes at offset %llu on %s failed: %s",
-                           who().c_str(), length, static_cast<unsigned long long>(offset),
-                           disk_ ? disk_->path().c_str() : "?", std::strerror(error));
-                    }
-                    if (is_write && gate_) gate_->write_done(offset, length, al_held);
-                    core_->on_io_complete(id, error);
-                    drain();
-                  });
+  data_->submit(op, io.data, length, offset, io.fua,
+                [this, alive, id, length, offset, is_flush, is_write, al_held](int32_t res) {
+                  if (alive.expired()) return;
+                  int error = 0;
+                  if (res < 0) {
+                    error = -res;
+                  } else if (!is_flush && static_cast<uint32_t>(res) != length) {
+                    error = EIO;  // short transfer: the device ended early
+                  }
+                  if (error != 0) {
+                    TLOG(LOG_ERR, "%s: local I/O of %u bytes at offset %llu on %s failed: %s",
+                         who().c_str(), length, static_cast<unsigned long long>(offset),
+                         disk_ ? disk_->path().c_str() : "?", std::strerror(error));
+                  }
+                  if (is_write && gate_) gate_->write_done(offset, length, al_held);
+                  core_->on_io_complete(id, error);
+                  drain();
+                });
 }
 
 void ResourceRuntime::write_bitmap_if_due() {
@@ -820,7 +828,9 @@ void ResourceRuntime::schedule_bitmap_write() {
     if (alive.expired()) return;
     bitmap_timer_ = 0;
     if (!disk_ || !disk_->bitmap_dirty()) return;
-    if (auto r = disk_->write_dirty_bitmap(); !r) TLOG(LOG_ERR, "%s", r.error().message.c_str());
+    if (auto r = disk_->write_dirty_bitmap_unflushed(); !r) {
+      TLOG(LOG_ERR, "%s", r.error().message.c_str());
+    }
   });
 }
 

@@ -23,6 +23,7 @@
 #include "core/replicator.h"
 #include "daemon/activity_log_gate.h"
 #include "daemon/attached_disk.h"
+#include "daemon/data_path.h"
 #include "daemon/device_export.h"
 #include "daemon/event_loop.h"
 #include "daemon/handler_process.h"
@@ -119,6 +120,7 @@ class ResourceRuntime {
   std::unique_ptr<core::Replicator> core_;
   std::unique_ptr<net::PeerLink> link_;
   std::unique_ptr<AttachedDisk> disk_;
+  std::unique_ptr<DataPath> data_;         // lives while disk_ does
   std::unique_ptr<ActivityLogGate> gate_;  // lives while disk_ does
   std::unique_ptr<DeviceExport> export_;
   HandlerRunner handlers_;

@@ -5,8 +5,9 @@
 # Replication benchmark: the physical limits and tandem, in one run, on one
 # disk.
 #
-#   1. raw backing file, O_DIRECT (fio, io_uring engine), and the same file
-#      through the page cache, the path tandemd's data writes take;
+#   1. raw backing file, O_DIRECT (fio, io_uring engine), the path tandemd's
+#      data writes take, and for comparison the same file through the page
+#      cache;
 #   2. loopback TCP: small-message round trip and bulk throughput
 #      (tcp_loopback_bench);
 #   3. tandem: two tandemd nodes on 127.0.0.1, protocol C, both Connected
@@ -18,8 +19,9 @@
 # sequential writes at queue depth 4 (MB/s, 1 MB = 1e6 bytes), and 4 KiB
 # writes each followed by a flush (mean time per pair). No FUA, and no
 # flush outside the last workload, on either side. tandemd writes its
-# backing files through the page cache, so its plain writes complete
-# before the disk has them; the write + flush pairs compare durable writes.
+# backing files with O_DIRECT like the raw runs, so a plain write completes
+# once the device (possibly its volatile cache) has it; the write + flush
+# pairs compare durable writes.
 #
 # Then the issue's targets, computed from these figures:
 #   QD1:        tandem p50 <= raw p50 + TCP round trip p50 + 30 us
@@ -138,9 +140,8 @@ durable_us() { jq -r '1e6 / .jobs[0].write.iops' "$work/$1-durable.json"; }
 say "raw backing file ($size_mib MiB, O_DIRECT, io_uring), ${seconds} s per workload"
 fill "$work/raw.img"
 run_fio raw --ioengine=io_uring --direct=1 "--filename=$work/raw.img" "--size=${size_mib}M"
-# tandemd writes its backing file through the page cache (flushes and FUA
-# reach the disk as fdatasync / RWF_DSYNC): the same file without O_DIRECT
-# shows what that path alone gives.
+# For comparison, the same file without O_DIRECT: what a data path through
+# the page cache would give (tandemd's was one until it used O_DIRECT).
 say "raw backing file through the page cache (no O_DIRECT), ${seconds} s per workload"
 run_fio buffered --ioengine=io_uring --direct=0 "--filename=$work/raw.img" "--size=${size_mib}M"
 sync "$work/raw.img"  # its dirty pages must not be written back during the next parts
@@ -199,8 +200,8 @@ for want in '"role":"Primary"' '"disk":"UpToDate"' '"connection":"Connected"' \
   '"peer_disk":"UpToDate"' '"replication":"Established"'; do
   grep -qF "$want" <<< "$state" || { say "tandem is not ready to measure (want $want): $state"; exit 1; }
 done
-# The initial sync went through both nodes' page cache: write it out now,
-# so that the measurement starts from a clean cache as the raw runs did.
+# tandemd wrote the initial sync with O_DIRECT; the sync also empties the
+# device's cache of it, so that the measurement starts as the raw runs did.
 sync "$work/alpha.img" "$work/beta.img"
 cpu_start
 sleep "$seconds"

@@ -7,8 +7,8 @@
 # run.
 #
 #   1. raw backing file: 1 MiB sequential writes and reads at queue depth 4,
-#      O_DIRECT (fio, io_uring engine), and one pass of uncached reads
-#      through the page cache, the path a resync source's reads take;
+#      O_DIRECT (fio, io_uring engine), as tandemd's data path does, and for
+#      comparison one pass of uncached reads through the page cache;
 #   2. loopback TCP bulk throughput (tcp_loopback_bench of the replication
 #      benchmark);
 #   3. tandem: two tandemd nodes on 127.0.0.1; `primary --force` on one of
@@ -96,10 +96,9 @@ common=(--ioengine=io_uring --direct=1 "--filename=$work/raw.img" "--size=${size
   --iodepth=4 --time_based "--runtime=${runtime_ms}ms")
 fio_job "$work/raw-write.json" --name=seqwrite --rw=write "${common[@]}"
 fio_job "$work/raw-read.json" --name=seqread --rw=read "${common[@]}"
-# tandemd reads and writes its backing file through the page cache; a
-# resync source reads data that is not cached. The same file rewritten
-# with O_DIRECT (so not cached), read once through the page cache with
-# the resync's chunk size and depth, shows what that path gives.
+# For comparison: the same file rewritten with O_DIRECT (so not cached),
+# read once through the page cache with the resync's chunk size and depth,
+# the path a resync source's reads took before tandemd used O_DIRECT.
 fill "$work/raw.img"
 fio_job "$work/cached-read.json" --name=cachedread --rw=read --ioengine=io_uring --direct=0 \
   "--filename=$work/raw.img" "--size=${size_mib}M" --bs=256k --iodepth=4

@@ -191,6 +191,33 @@ TEST_F(ActivityLogGateTest, BitsOutsideHotExtentsAreWrittenAtOnce) {
   EXPECT_EQ(ranges[1], (std::pair<uint64_t, uint64_t>{5 * kExtent, 12288}));
 }
 
+TEST_F(ActivityLogGateTest, UnflushedBitmapWritesClearBitsButNeverVouchForSetOnes) {
+  open_disk();
+  disk_->mark_out_of_sync(5 * kExtent, 2 * 4096);  // cold: written (flushed) at once
+  ASSERT_TRUE(disk_->write_dirty_bitmap().ok());
+  EXPECT_TRUE(disk_->range_marked_on_disk(5 * kExtent, 2 * 4096));
+  // A hot extent's bit (no write due), and one cleared bit.
+  gate_->submit_write(write_at(kExtent, 4096));
+  ASSERT_TRUE(wait_issued(1));
+  complete_all();
+  disk_->mark_out_of_sync(kExtent, 4096);
+  disk_->mark_in_sync(5 * kExtent, 4096);
+  ASSERT_FALSE(disk_->bitmap_write_due());
+  ASSERT_TRUE(disk_->write_dirty_bitmap_unflushed().ok());
+  EXPECT_FALSE(disk_->bitmap_dirty());
+  // The set bit went out without a flush: writes there must still go
+  // through the activity log. The cleared bit is believed at once.
+  EXPECT_FALSE(disk_->range_marked_on_disk(kExtent, 4096));
+  EXPECT_FALSE(disk_->range_marked_on_disk(5 * kExtent, 4096));
+  EXPECT_TRUE(disk_->range_marked_on_disk(5 * kExtent + 4096, 4096));
+  // Both reached the file (a crash without power loss keeps them).
+  open_disk();
+  const auto ranges = disk_->out_of_sync_ranges(kFileBytes);
+  ASSERT_EQ(ranges.size(), 2u);
+  EXPECT_EQ(ranges[0], (std::pair<uint64_t, uint64_t>{kExtent, kExtent}));  // hot extent
+  EXPECT_EQ(ranges[1], (std::pair<uint64_t, uint64_t>{5 * kExtent + 4096, 4096}));
+}
+
 TEST_F(ActivityLogGateTest, WritesToRangesMarkedOnDiskSkipTheLog) {
   open_disk();
   disk_->mark_out_of_sync(6 * kExtent, kExtent);
