@@ -159,15 +159,8 @@ bool Replicator::received_may_submit(size_t order_index, const Received& item) c
     if (e == nullptr) continue;
     if (item.kind == ReceivedKind::kBarrier) return false;
     if (e->kind == ReceivedKind::kBarrier) continue;
-    // Epochs order writes that the application issued after others had
-    // completed. Under protocol C a write completes only once this node
-    // acknowledged it from its disk, so such a dependency is already on
-    // disk here before the newer write can even arrive; waiting for the
-    // rest of the older epoch as well would keep one write at a time on
-    // this disk for sequential streams. Protocols A and B complete before
-    // this node has the data, and need the order.
-    if (config_.protocol != WireProtocol::kC && item.kind == ReceivedKind::kWrite &&
-        e->kind == ReceivedKind::kWrite && e->epoch < item.epoch) {
+    if (item.kind == ReceivedKind::kWrite && e->kind == ReceivedKind::kWrite &&
+        e->epoch < item.epoch) {
       return false;
     }
     if (overlaps(e->offset, e->length, item.offset, item.length)) return false;
