@@ -40,6 +40,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 # shellcheck source=../../../scripts/lib/stop-processes.sh
 source "$root/scripts/lib/stop-processes.sh"
+# shellcheck source=../../../scripts/lib/two-node-conf.sh
+source "$root/scripts/lib/two-node-conf.sh"
 build_dir="$root/build"
 parent_dir="${TMPDIR:-/var/tmp}"
 size_mib=1024
@@ -155,30 +157,8 @@ tcp() { awk -v k="$1" '$1 == k { print $2 }' "$work/tcp.txt"; }
 # --- 3. tandem, two nodes, protocol C --------------------------------------
 say "tandem: two nodes on 127.0.0.1, protocol C"
 port=$((18000 + ($$ % 2000) * 2))
-cat > "$work/tandem.conf" <<CONF
-resource r0 {
-  net {
-    protocol C;
-    cram-hmac-alg sha256;
-    shared-secret "bench-secret";
-    connect-int 1;
-  }
-  on alpha {
-    node-id 0;
-    device /dev/drbd0;
-    disk $work/alpha.img;
-    meta-disk internal;
-    address 127.0.0.1:$port;
-  }
-  on beta {
-    node-id 1;
-    device /dev/drbd0;
-    disk $work/beta.img;
-    meta-disk internal;
-    address 127.0.0.1:$((port + 1));
-  }
-}
-CONF
+two_node_conf "$work" "$port" --secret bench-secret \
+  --device-alpha /dev/drbd0 --device-beta /dev/drbd0 > "$work/tandem.conf"
 adm() { local n=$1; shift; "$tandemadm" -c "$work/tandem.conf" --node "$n" --run-dir "$work/run-$n" "$@"; }
 for n in alpha beta; do
   fill "$work/$n.img"

@@ -33,6 +33,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 # shellcheck source=../../../scripts/lib/stop-processes.sh
 source "$root/scripts/lib/stop-processes.sh"
+# shellcheck source=../../../scripts/lib/two-node-conf.sh
+source "$root/scripts/lib/two-node-conf.sh"
 build_dir="$root/build"
 parent_dir="${TMPDIR:-/var/tmp}"
 size_mib=1024
@@ -127,33 +129,8 @@ port=$((19000 + ($$ % 2000) * 2))
 resync_run() {
   local name=$1 disk_options=$2
   port=$((port + 2))
-  cat > "$work/$name.conf" <<CONF
-resource r0 {
-  net {
-    protocol C;
-    cram-hmac-alg sha256;
-    shared-secret "bench-secret";
-    connect-int 1;
-  }
-  disk {
-    $disk_options
-  }
-  on alpha {
-    node-id 0;
-    device /dev/drbd0;
-    disk $work/alpha.img;
-    meta-disk internal;
-    address 127.0.0.1:$port;
-  }
-  on beta {
-    node-id 1;
-    device /dev/drbd0;
-    disk $work/beta.img;
-    meta-disk internal;
-    address 127.0.0.1:$((port + 1));
-  }
-}
-CONF
+  two_node_conf "$work" "$port" --secret bench-secret --resource "disk { $disk_options }" \
+    --device-alpha /dev/drbd0 --device-beta /dev/drbd0 > "$work/$name.conf"
   adm() { local n=$1; shift; "$tandemadm" -c "$work/$name.conf" --node "$n" --run-dir "$work/run-$n" "$@"; }
   pids=()
   local n
