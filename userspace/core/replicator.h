@@ -291,6 +291,7 @@ class Replicator {
   void on_peer_read_request(const net::Frame& frame);
   void on_resync_data(net::Frame&& frame);
   bool received_may_submit(size_t order_index, const Received& item) const;
+  bool received_goes_to_disk(const Received& item) const;
   void submit_received(uint64_t id, Received& item);
   void finish_received(uint64_t id);
   void pump_received();
