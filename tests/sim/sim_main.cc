@@ -18,6 +18,7 @@
 //   --crash-primary-in-metadata-write  power cuts during a primary's metadata write
 //                    (on by default since the core handles it; kept for old replay lines)
 //   --invalidate-anytime  invalidate/invalidate-remote also over a partitioned or stalled link
+//                    (on by default since the core handles it; kept for old replay lines)
 //   --promote-during-handshake  promote while the connection is being set up (on by default)
 //   --attach-during-handshake   attach a disk while the connection is being set up
 //   --down-busy-secondary  take a protocol-B secondary down while its core has work
@@ -94,6 +95,7 @@ int main(int argc, char** argv) {
   opt.crash_primary_in_md_write = true;
   opt.attach_during_handshake = true;
   opt.down_busy_secondary = true;
+  opt.invalidate_anytime = true;
   uint64_t first = 1;
   uint64_t count = 1;
   uint64_t duration_s = 0;

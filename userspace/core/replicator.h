@@ -247,7 +247,8 @@ class Replicator {
   void send(net::FrameType type, const google::protobuf::MessageLite& msg,
             const std::byte* payload = nullptr, uint32_t payload_length = 0);
   void send_node_state(bool overwrite_peer = false, bool sync_done = false, uint64_t sync_uuid = 0,
-                       bool request_sync = false, bool request_invalidate = false);
+                       bool request_sync = false, bool request_invalidate = false,
+                       bool request_sync_source = false);
   void pump();
 
   // ---- connection
@@ -349,6 +350,9 @@ class Replicator {
   Metadata md_;
   uint64_t size_ = 0;
   bool detaching_ = false;
+  // invalidate asked the peer to become the sync source; its answer
+  // (overwrite_peer) makes this node the target. No promotion meanwhile.
+  bool invalidate_asked_ = false;
   bool discard_my_data_ = false;
   bool crashed_primary_ = false;  // attached with md_.primary set; cleared by a sync
   bool unclean_ = false;          // stopped uncleanly; cleared when a sync starts
