@@ -18,9 +18,11 @@
 //   --crash-primary-in-metadata-write  power cuts during a primary's metadata write
 //                    (on by default since the core handles it; kept for old replay lines)
 //   --invalidate-anytime  invalidate/invalidate-remote also over a partitioned or stalled link
+//                    (on by default since the core handles it; kept for old replay lines)
 //   --promote-during-handshake  promote while the connection is being set up (on by default)
 //   --attach-during-handshake   attach a disk while the connection is being set up
 //   --down-busy-secondary  take a protocol-B secondary down while its core has work
+//                    (on by default since the core handles it; kept for old replay lines)
 //   --volatile-cache disks lose completed but unflushed writes on a power cut
 //   --check-determinism  run every seed twice and compare the trace hashes
 //   --keep-going     report every failing seed of the range, not only the first
@@ -92,6 +94,8 @@ int main(int argc, char** argv) {
   opt.strict_b = true;
   opt.crash_primary_in_md_write = true;
   opt.attach_during_handshake = true;
+  opt.down_busy_secondary = true;
+  opt.invalidate_anytime = true;
   uint64_t first = 1;
   uint64_t count = 1;
   uint64_t duration_s = 0;

@@ -240,7 +240,8 @@ void Replicator::send(net::FrameType type, const google::protobuf::MessageLite& 
 }
 
 void Replicator::send_node_state(bool overwrite_peer, bool sync_done, uint64_t sync_uuid,
-                                 bool request_sync, bool request_invalidate) {
+                                 bool request_sync, bool request_invalidate,
+                                 bool request_sync_source) {
   if (!handshake_done_) return;
   // The peer decides the sync direction from the first NodeState it gets,
   // so this node decides from the same view of itself.
@@ -271,6 +272,7 @@ void Replicator::send_node_state(bool overwrite_peer, bool sync_done, uint64_t s
   ns.set_sync_uuid(sync_uuid);
   ns.set_request_sync(request_sync);
   ns.set_request_invalidate(request_invalidate);
+  ns.set_request_sync_source(request_sync_source);
   ns.set_rr_conflict(static_cast<uint32_t>(config_.rr_conflict) + 1);
   send(net::FrameType::kNodeState, ns);
 }
@@ -449,6 +451,13 @@ Result<void> Replicator::promote(bool force, uint64_t uuid) {
     }
   }
   if (detaching_) return refuse_promote("the disk is being detached");
+  // A primary's writes until the peer's answer would exist on this disk
+  // alone (protocol A, or a broken link), and the answer makes it a sync
+  // target that gives them up.
+  if (invalidate_asked_) {
+    return refuse_promote("invalidate is waiting for peer " + config_.peer_node +
+                          " to become the sync source; retry once the sync started");
+  }
   // Our NodeState of this connection is already sent and the handshake
   // decides on it: a generation started now, and the writes after it, would
   // be invisible to that decision (both sides could see "same generation").
@@ -557,13 +566,29 @@ Result<void> Replicator::invalidate() {
     return refuse_invalidate("a " + std::string(to_string(repl_)) +
                              " is running; wait for it to finish");
   }
-  if (role_ == Role::kPrimary && !writes_.empty()) {
-    return refuse_invalidate("application writes are in flight; retry when they finished");
+  if (role_ == Role::kPrimary) {
+    // A primary cannot wait for the peer's answer: its writes meanwhile
+    // would exist on this disk alone (protocol A, or a broken link) and the
+    // answer gives them up. It becomes the target at once, trusting its
+    // view of the peer, as long as no write is in flight.
+    if (!writes_.empty()) {
+      return refuse_invalidate("application writes are in flight; retry when they finished");
+    }
+    log_event(5, "handshake: full-sync-target (invalidate)");
+    start_sync_target(true);
+    send_node_state(false, false, 0, true);
+    pump();
+    note_state();
+    return {};
   }
-  log_event(5, "handshake: full-sync-target (invalidate)");
-  start_sync_target(true);
-  send_node_state(false, false, 0, true);
-  pump();
+  // Two steps, as invalidate-remote: this node keeps its data until the
+  // peer confirmed, by becoming the sync source, that it still has an
+  // UpToDate copy. Our view of the peer may be stale (its disk may have
+  // failed, the NodeState saying so still on the wire); giving up our data
+  // at once could leave no UpToDate copy at all.
+  log_event(5, "invalidate: asking the peer to become the sync source");
+  invalidate_asked_ = true;
+  send_node_state(false, false, 0, false, false, true);
   note_state();
   return {};
 }
@@ -711,6 +736,7 @@ void Replicator::refuse(std::string reason) {
 void Replicator::connection_cleanup() {
   const bool peer_had_data = have_peer_state_ && has_data(peer_disk_);
   handshake_done_ = false;
+  invalidate_asked_ = false;
   have_peer_state_ = false;
   peer_role_ = Role::kUnknown;
   peer_disk_ = DiskState::kDUnknown;
@@ -935,6 +961,9 @@ void Replicator::on_node_state(const net::Frame& frame) {
   have_peer_state_ = true;
   peer_role_ = prole;
   peer_disk_ = pdisk;
+  // The peer cannot be the source of our invalidate any more (its disk
+  // failed or went away; it ignores the request): promotion is free again.
+  if (invalidate_asked_ && pdisk != DiskState::kUpToDate) invalidate_asked_ = false;
   peer_size_ = ns.size_bytes();
   peer_node_id_ = ns.node_id();
   peer_allow_two_primaries_ = ns.allow_two_primaries();
@@ -960,6 +989,14 @@ void Replicator::on_node_state(const net::Frame& frame) {
   }
 
   if (ns.overwrite_peer()) {
+    const bool asked = invalidate_asked_;
+    invalidate_asked_ = false;
+    if (asked && has_data(disk_) && !detaching_) {
+      log_event(5, "handshake: full-sync-target (invalidate)");
+      start_sync_target(true);
+      adopt_sync_uuid(ns.sync_uuid());
+      return;
+    }
     if (role_ == Role::kPrimary) {
       refuse(peer_desc() +
              ": the peer was made primary with --force and would overwrite this node's data, "
@@ -1000,6 +1037,20 @@ void Replicator::on_node_state(const net::Frame& frame) {
       log_event(4, "the peer ran invalidate-remote, but this node is " +
                        std::string(to_string(role_)) + " " + std::string(to_string(disk_)) + "/" +
                        std::string(to_string(repl_)) + ": not becoming its sync target");
+    }
+    return;
+  }
+  if (ns.request_sync_source() && !first) {
+    if (repl_ == ReplState::kEstablished && disk_ == DiskState::kUpToDate && !detaching_ &&
+        has_data(peer_disk_)) {
+      log_event(5, "handshake: full-sync-source (the peer ran invalidate)");
+      become_sync_source(true, true);
+    } else {
+      // The peer's view of this node was stale (the disk failed or is being
+      // detached, a sync started): it keeps its data, its administrator
+      // sees no sync start and may retry.
+      log_event(4, "the peer ran invalidate, but this node is " + std::string(to_string(disk_)) +
+                       "/" + std::string(to_string(repl_)) + ": not becoming its sync source");
     }
     return;
   }

@@ -247,7 +247,8 @@ class Replicator {
   void send(net::FrameType type, const google::protobuf::MessageLite& msg,
             const std::byte* payload = nullptr, uint32_t payload_length = 0);
   void send_node_state(bool overwrite_peer = false, bool sync_done = false, uint64_t sync_uuid = 0,
-                       bool request_sync = false, bool request_invalidate = false);
+                       bool request_sync = false, bool request_invalidate = false,
+                       bool request_sync_source = false);
   void pump();
 
   // ---- connection
@@ -291,6 +292,7 @@ class Replicator {
   void on_peer_read_request(const net::Frame& frame);
   void on_resync_data(net::Frame&& frame);
   bool received_may_submit(size_t order_index, const Received& item) const;
+  bool received_goes_to_disk(const Received& item) const;
   void submit_received(uint64_t id, Received& item);
   void finish_received(uint64_t id);
   void pump_received();
@@ -348,6 +350,9 @@ class Replicator {
   Metadata md_;
   uint64_t size_ = 0;
   bool detaching_ = false;
+  // invalidate asked the peer to become the sync source; its answer
+  // (overwrite_peer) makes this node the target. No promotion meanwhile.
+  bool invalidate_asked_ = false;
   bool discard_my_data_ = false;
   bool crashed_primary_ = false;  // attached with md_.primary set; cleared by a sync
   bool unclean_ = false;          // stopped uncleanly; cleared when a sync starts

@@ -409,6 +409,13 @@ void Replicator::handle_local_error() {
 
 void Replicator::finish_detach_if_drained() {
   if (!(detaching_ || disk_ == DiskState::kFailed) || !ios_.empty()) return;
+  // A detach also waits for the peer writes and barriers received before
+  // the disk goes away (those not yet submitted wait behind earlier ones).
+  bool received_pending = false;
+  received_.for_each([&](uint64_t, const Received& r) {
+    if (received_goes_to_disk(r)) received_pending = true;
+  });
+  if (received_pending) return;
   detaching_ = false;
   set_disk(DiskState::kDiskless);
   size_ = 0;

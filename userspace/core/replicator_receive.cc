@@ -44,7 +44,12 @@ void Replicator::on_peer_write(net::Frame&& frame) {
                           std::to_string(last_peer_epoch_));
   }
   last_peer_epoch_ = m.epoch();
-  if (config_.protocol == WireProtocol::kB) {
+  // RecvAck promises that the write will reach this disk (the primary may
+  // complete it on that alone), so only a node that still has a disk sends
+  // it: a disk being detached still takes the write (submit_received); a
+  // diskless or failed node answers only with the WriteAck's error, which
+  // the primary marks out of sync, as DRBD's NegAck.
+  if (config_.protocol == WireProtocol::kB && has_data(disk_)) {
     proto::RecvAck a;
     a.set_id(m.id());
     send(net::FrameType::kRecvAck, a);
@@ -176,9 +181,18 @@ bool Replicator::received_may_submit(size_t order_index, const Received& item) c
   return !blocked;
 }
 
+// Peer writes and barriers still go to a disk that is being detached: the
+// detach waits for them (finish_detach_if_drained), as DRBD's detach waits
+// for local I/O, because with protocol B the peer may have completed them on
+// our RecvAck. Resync data is dropped: the sync was aborted and its ranges
+// stay out of sync.
+bool Replicator::received_goes_to_disk(const Received& item) const {
+  return item.kind == ReceivedKind::kResyncData ? local_usable() : has_data(disk_);
+}
+
 void Replicator::submit_received(uint64_t id, Received& item) {
   item.submitted = true;
-  if (!local_usable()) {
+  if (!received_goes_to_disk(item)) {
     item.error = ENODEV;
   } else if (item.kind == ReceivedKind::kBarrier) {
     item.ios_in_flight = 1;

@@ -143,6 +143,60 @@ TEST(HandshakeHarness, InvalidateRemoteWaitsForThePeer) {
   EXPECT_EQ(p.h.a().disk, p.h.b().disk);
 }
 
+// invalidate, too, takes effect only once the peer confirmed that it still
+// has an UpToDate copy: here the peer's disk is going away while the
+// request is on the wire, so the node keeps its data (else no UpToDate copy
+// would remain).
+TEST(HandshakeHarness, InvalidateWaitsForThePeer) {
+  Pair p;
+  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
+  p.h.connect_both();
+  p.h.run_until_quiet();
+  ASSERT_TRUE(p.h.b().core().invalidate().ok());
+  p.h.drain();
+  EXPECT_EQ(p.h.b().status().repl, ReplState::kEstablished);  // not yet a target
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  ASSERT_TRUE(p.h.a().core().detach().ok());  // b does not know yet
+  p.h.run_until_quiet();
+  EXPECT_TRUE(logged(p.h.a(), "not becoming its sync source")) << events(p.h.a());
+  EXPECT_EQ(p.h.a().status().disk, DiskState::kDiskless);
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.b().status().repl, ReplState::kEstablished);
+  EXPECT_TRUE(p.h.b().metadata.consistent);
+  EXPECT_TRUE(p.h.b().metadata.up_to_date);
+  EXPECT_EQ(p.h.a().status().sync_bytes_sent, 0U);
+}
+
+// A request lost with the connection changes nothing; asked again over a
+// working link, the peer becomes the source. While the node waits for the
+// answer it refuses promotion: its writes would exist on its disk alone.
+TEST(HandshakeHarness, InvalidateLostWithTheConnectionChangesNothing) {
+  Pair p;
+  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
+  p.h.connect_both();
+  p.h.run_until_quiet();
+  const size_t b_md_writes = p.h.b().metadata_writes;
+  ASSERT_TRUE(p.h.b().core().invalidate().ok());
+  p.h.drain();
+  const auto r = p.h.b().core().promote();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("retry"), std::string::npos) << r.error().message;
+  p.h.cut_link();  // the request dies on the wire
+  p.h.run_until_quiet();
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.b().metadata_writes, b_md_writes);  // nothing given up on the disk either
+  p.h.establish();
+  p.h.run_until_quiet();
+  EXPECT_EQ(p.h.a().status().sync_bytes_sent, 0U);
+  scribble(p.h.b().disk, 12288, 512, 9);  // damage only invalidate can repair
+  ASSERT_TRUE(p.h.b().core().invalidate().ok());
+  p.h.run_until_quiet();
+  EXPECT_TRUE(logged(p.h.b(), "handshake: full-sync-target (invalidate)")) << events(p.h.b());
+  EXPECT_EQ(p.h.a().status().sync_bytes_sent, kDisk);
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.a().disk, p.h.b().disk);
+}
+
 TEST(HandshakeHarness, InvalidateWithoutAConnectionSyncsEverythingAtTheNextOne) {
   Pair p;
   p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));

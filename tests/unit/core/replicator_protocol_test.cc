@@ -112,6 +112,61 @@ TEST(ReplicatorProtocol, BSecondaryWritesWhatItReceivedAfterTheLinkBreaks) {
   EXPECT_EQ(p.h.b().status().role, Role::kPrimary);
 }
 
+// The same promise across a detach: a write b RecvAck'ed but had not yet
+// submitted (it waits behind an earlier overlapping write) is written before
+// the disk goes away, as DRBD's detach waits for local I/O. The detached
+// disk keeps its UpToDate metadata, so it must hold what a acknowledged.
+TEST(ReplicatorProtocol, BSecondaryWritesWhatItReceivedBeforeItsDiskIsDetached) {
+  Primary p(WireProtocol::kB);
+  const uint64_t w1 = p.h.a().write_pattern(0, 4096, 1);
+  p.h.complete_io(0);
+  p.h.deliver_one(0);  // b submits w1 and answers RecvAck
+  p.h.deliver_one(1);
+  ASSERT_TRUE(p.h.a().done(w1));
+  const uint64_t w2 = p.h.a().write_pattern(0, 4096, 2);  // overlaps w1
+  p.h.complete_io(0);
+  p.h.deliver_one(0);  // b: RecvAck, but w2 waits for w1's disk write
+  p.h.deliver_one(1);
+  ASSERT_TRUE(p.h.a().done(w2));
+  EXPECT_EQ(p.h.a().request(w2).result, 0);
+  ASSERT_EQ(p.h.b().pending_ios.size(), 1U);
+  const std::vector<std::byte> acknowledged(p.h.a().disk.begin(), p.h.a().disk.begin() + 4096);
+
+  ASSERT_TRUE(p.h.b().core().detach().ok());
+  p.h.drain();
+  p.h.complete_io(1);  // w1 lands, then w2 still goes to the disk
+  ASSERT_EQ(p.h.b().pending_ios.size(), 1U);
+  EXPECT_EQ(p.h.b().pending_ios[0].offset, 0U);
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);  // not detached before w2 is written
+  p.h.complete_io(1);
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kDiskless);
+  EXPECT_TRUE(std::equal(acknowledged.begin(), acknowledged.end(), p.h.b().disk.begin()));
+  p.h.run_until_quiet();
+  // Both WriteAcks reported success: a has nothing marked for b's disk.
+  EXPECT_FALSE(p.h.a().bitmap.intersects(0, 4096));
+  EXPECT_TRUE(p.h.a().core().idle());
+}
+
+// A write that arrives after the detach finished (sent before the primary
+// saw the disk go) gets no RecvAck: b cannot keep that promise. Its WriteAck
+// carries the error, and the primary marks the range out of sync.
+TEST(ReplicatorProtocol, BSecondaryWithoutDiskSendsNoRecvAck) {
+  Primary p(WireProtocol::kB);
+  ASSERT_TRUE(p.h.b().core().detach().ok());
+  p.h.drain();
+  ASSERT_EQ(p.h.b().status().disk, DiskState::kDiskless);   // nothing was in flight
+  const uint64_t w = p.h.a().write_pattern(8192, 4096, 3);  // b's NodeState not yet seen
+  p.h.complete_io(0);
+  ASSERT_EQ(count(p.h.a().sent, net::FrameType::kWrite), 1U);
+  p.h.deliver_one(0);
+  EXPECT_EQ(count(p.h.b().sent, net::FrameType::kRecvAck), 0U);
+  EXPECT_EQ(count(p.h.b().sent, net::FrameType::kWriteAck), 1U);
+  p.h.run_until_quiet();
+  ASSERT_TRUE(p.h.a().done(w));
+  EXPECT_EQ(p.h.a().request(w).result, 0);  // a's own disk has it
+  EXPECT_TRUE(p.h.a().bitmap.contains(8192, 4096));
+}
+
 TEST(ReplicatorProtocol, CCompletesOnlyAfterThePeerWroteIt) {
   Primary p(WireProtocol::kC);
   const uint64_t id = p.h.a().write_pattern(0, 4096, 1);
