@@ -188,7 +188,8 @@ TEST_F(DataPathTest, ABounceBufferOutlivesTheDataPath) {
     ASSERT_EQ(pwrite(fd, p.data(), p.size(), 0), 4096);
     close(fd);
   }
-  storage::AlignedBuffer mem(8192);
+  // Two misaligned 4 KiB destinations, 8 bytes into each of two pages.
+  storage::AlignedBuffer mem(3 * 4096);
   std::byte* in = mem.data() + 8;
   auto r = submit(FileOp::kRead, in, 4096, 0);
   auto calls = std::make_shared<int>(0);
