@@ -228,7 +228,8 @@ class Cluster {
     queue_.push(Event{now_ + delay, next_seq_++, kind, static_cast<uint8_t>(res),
                       static_cast<uint8_t>(node), a, b, c});
   }
-  void vtrace(const char* prefix, const char* fmt, va_list args);
+  void vtrace(const char* prefix, const char* fmt, va_list args)
+      __attribute__((format(printf, 3, 0)));
   void trace(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
   void fail(const std::string& what);
   bool three() const { return opt_.nodes == 3; }
