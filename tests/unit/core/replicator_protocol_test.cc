@@ -72,25 +72,33 @@ TEST(ReplicatorProtocol, BWaitsForTheLocalWriteToo) {
   EXPECT_TRUE(p.h.a().done(id));
 }
 
+// Protocol B with two overlapping writes that a completed: b submitted w1
+// and RecvAck'ed w2, which waits behind w1's disk write. Returns the data a
+// acknowledged at offset 0 (w2's).
+std::vector<std::byte> recv_acked_write_waiting_on_b(Primary& p) {
+  const uint64_t w1 = p.h.a().write_pattern(0, 4096, 1);
+  p.h.complete_io(0);
+  p.h.deliver_one(0);  // b submits w1 and answers RecvAck
+  p.h.deliver_one(1);
+  EXPECT_TRUE(p.h.a().done(w1));
+  const uint64_t w2 = p.h.a().write_pattern(0, 4096, 2);  // overlaps w1
+  p.h.complete_io(0);
+  p.h.deliver_one(0);  // b: RecvAck, but w2 waits for w1's disk write
+  p.h.deliver_one(1);
+  EXPECT_TRUE(p.h.a().done(w2));
+  EXPECT_EQ(p.h.a().request(w2).result, 0);
+  EXPECT_EQ(p.h.b().pending_ios.size(), 1U);  // only w1 is on its way to b's disk
+  return {p.h.a().disk.begin(), p.h.a().disk.begin() + 4096};
+}
+
 // DRBD's protocol B: a write the secondary received (and RecvAck'ed, so the
 // primary may have acknowledged it) is written there even when the
 // connection breaks before it reached the disk, after the earlier
 // overlapping write it waited for, so that a failover keeps it.
 TEST(ReplicatorProtocol, BSecondaryWritesWhatItReceivedAfterTheLinkBreaks) {
   Primary p(WireProtocol::kB);
-  const uint64_t w1 = p.h.a().write_pattern(0, 4096, 1);
-  p.h.complete_io(0);
-  p.h.deliver_one(0);  // b submits w1 and answers RecvAck
-  p.h.deliver_one(1);
-  ASSERT_TRUE(p.h.a().done(w1));
-  const uint64_t w2 = p.h.a().write_pattern(0, 4096, 2);  // overlaps w1
-  p.h.complete_io(0);
-  p.h.deliver_one(0);  // b: RecvAck, but w2 waits for w1's disk write
-  p.h.deliver_one(1);
-  ASSERT_TRUE(p.h.a().done(w2));
-  EXPECT_EQ(p.h.a().request(w2).result, 0);
-  ASSERT_EQ(p.h.b().pending_ios.size(), 1U);  // only w1 is on its way to b's disk
-  const std::vector<std::byte> acknowledged(p.h.a().disk.begin(), p.h.a().disk.begin() + 4096);
+  const std::vector<std::byte> acknowledged = recv_acked_write_waiting_on_b(p);
+  ASSERT_FALSE(::testing::Test::HasFailure());
 
   p.h.cut_link();
   const size_t sent_before = p.h.b().sent.size();
@@ -118,19 +126,8 @@ TEST(ReplicatorProtocol, BSecondaryWritesWhatItReceivedAfterTheLinkBreaks) {
 // disk keeps its UpToDate metadata, so it must hold what a acknowledged.
 TEST(ReplicatorProtocol, BSecondaryWritesWhatItReceivedBeforeItsDiskIsDetached) {
   Primary p(WireProtocol::kB);
-  const uint64_t w1 = p.h.a().write_pattern(0, 4096, 1);
-  p.h.complete_io(0);
-  p.h.deliver_one(0);  // b submits w1 and answers RecvAck
-  p.h.deliver_one(1);
-  ASSERT_TRUE(p.h.a().done(w1));
-  const uint64_t w2 = p.h.a().write_pattern(0, 4096, 2);  // overlaps w1
-  p.h.complete_io(0);
-  p.h.deliver_one(0);  // b: RecvAck, but w2 waits for w1's disk write
-  p.h.deliver_one(1);
-  ASSERT_TRUE(p.h.a().done(w2));
-  EXPECT_EQ(p.h.a().request(w2).result, 0);
-  ASSERT_EQ(p.h.b().pending_ios.size(), 1U);
-  const std::vector<std::byte> acknowledged(p.h.a().disk.begin(), p.h.a().disk.begin() + 4096);
+  const std::vector<std::byte> acknowledged = recv_acked_write_waiting_on_b(p);
+  ASSERT_FALSE(::testing::Test::HasFailure());
 
   ASSERT_TRUE(p.h.b().core().detach().ok());
   p.h.drain();
