@@ -581,7 +581,7 @@ Result<void> Replicator::invalidate() {
     note_state();
     return {};
   }
-  // Two steps, as invalidate-remote: this node keeps its data until the
+  // Two steps (invalidate-remote ends in them): this node keeps its data until the
   // peer confirmed, by becoming the sync source, that it still has an
   // UpToDate copy. Our view of the peer may be stale (its disk may have
   // failed, the NodeState saying so still on the wire); giving up our data
@@ -640,9 +640,10 @@ Result<void> Replicator::invalidate_remote() {
     return refuse_invalidate("a " + std::string(to_string(repl_)) +
                              " is running; wait for it to finish");
   }
-  // Two steps, as DRBD's cluster-wide state change: the peer must confirm
-  // (becoming the sync target, answering request_sync) before this node
-  // becomes the source. A source that switched at once could be cut off
+  // Three steps, as DRBD's cluster-wide state change: the peer must agree
+  // (answering request_sync_source) before this node becomes the source,
+  // and it becomes the target only when this node, still UpToDate, tells
+  // it so (overwrite_peer). A source that switched at once could be cut off
   // before the peer heard of it; the peer would go on as UpToDate (and be
   // written to), while this node, as a sync source, starts no new generation
   // when the link breaks, so the next handshake would overwrite one side's
@@ -1027,9 +1028,14 @@ void Replicator::on_node_state(const net::Frame& frame) {
   if (ns.request_invalidate() && !first) {
     if (repl_ == ReplState::kEstablished && has_data(disk_) && !detaching_ &&
         role_ != Role::kPrimary && peer_disk_ == DiskState::kUpToDate) {
-      log_event(5, "handshake: full-sync-target (the peer ran invalidate-remote)");
-      start_sync_target(true);
-      send_node_state(false, false, 0, true);
+      // Agreed, but this node keeps its data until the peer, answering,
+      // has become the sync source: the peer's disk may have failed since
+      // it asked (the NodeState saying so still on the wire), and giving up
+      // our data now could leave no UpToDate copy. From here on it is the
+      // two steps of this node's own invalidate.
+      log_event(5, "the peer ran invalidate-remote: asking it to become the sync source");
+      invalidate_asked_ = true;
+      send_node_state(false, false, 0, false, false, true);
     } else {
       // The peer asked in another state of this node (a race with a
       // promotion, a detach or a sync): nothing happens, its administrator
@@ -1043,7 +1049,7 @@ void Replicator::on_node_state(const net::Frame& frame) {
   if (ns.request_sync_source() && !first) {
     if (repl_ == ReplState::kEstablished && disk_ == DiskState::kUpToDate && !detaching_ &&
         has_data(peer_disk_)) {
-      log_event(5, "handshake: full-sync-source (the peer ran invalidate)");
+      log_event(5, "handshake: full-sync-source (invalidate or invalidate-remote confirmed)");
       become_sync_source(true, true);
     } else {
       // The peer's view of this node was stale (the disk failed or is being

@@ -80,7 +80,8 @@ TEST(HandshakeHarness, InvalidateCopiesEverythingFromThePeer) {
   ASSERT_TRUE(p.h.b().core().invalidate().ok());
   p.h.run_until_quiet();
   EXPECT_TRUE(logged(p.h.b(), "handshake: full-sync-target (invalidate)")) << events(p.h.b());
-  EXPECT_TRUE(logged(p.h.a(), "handshake: full-sync-source (the peer ran invalidate)"));
+  EXPECT_TRUE(
+      logged(p.h.a(), "handshake: full-sync-source (invalidate or invalidate-remote confirmed)"));
   EXPECT_EQ(p.h.a().status().sync_bytes_sent, kDisk);
   EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
   EXPECT_EQ(p.h.a().disk, p.h.b().disk);
@@ -141,6 +142,33 @@ TEST(HandshakeHarness, InvalidateRemoteWaitsForThePeer) {
   EXPECT_EQ(p.h.a().status().sync_bytes_sent, kDisk);
   EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
   EXPECT_EQ(p.h.a().disk, p.h.b().disk);
+}
+
+// The peer agrees to invalidate-remote but keeps its data until this node,
+// still UpToDate, has become the source: here this node's disk goes away
+// while the request is on the wire, so the peer must not give up the only
+// copy left.
+TEST(HandshakeHarness, InvalidateRemoteFromANodeThatLostItsDiskChangesNothing) {
+  Pair p;
+  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
+  p.h.connect_both();
+  p.h.run_until_quiet();
+  ASSERT_TRUE(p.h.a().core().invalidate_remote().ok());
+  p.h.drain();
+  ASSERT_TRUE(p.h.a().core().detach().ok());  // b does not know yet
+  p.h.run_until_quiet();
+  EXPECT_TRUE(
+      logged(p.h.b(), "the peer ran invalidate-remote: asking it to become the sync source"))
+      << events(p.h.b());
+  EXPECT_TRUE(logged(p.h.a(), "not becoming its sync source")) << events(p.h.a());
+  EXPECT_EQ(p.h.a().status().disk, DiskState::kDiskless);
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.b().status().repl, ReplState::kEstablished);
+  EXPECT_TRUE(p.h.b().metadata.consistent);
+  EXPECT_TRUE(p.h.b().metadata.up_to_date);
+  EXPECT_EQ(p.h.a().status().sync_bytes_sent, 0U);
+  // b can still be promoted: it is not waiting for a source any more.
+  EXPECT_TRUE(p.h.b().core().promote().ok());
 }
 
 // invalidate, too, takes effect only once the peer confirmed that it still
