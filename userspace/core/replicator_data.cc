@@ -96,12 +96,9 @@ bool Replicator::write_may_issue(uint64_t id, const AppWrite& w) {
 
 void Replicator::issue_write(uint64_t id, AppWrite& w) {
   w.issued = true;
-  if (local_usable()) {
-    w.local_in_flight = true;
-    // SubmitIo::data is non-const for reads; writes only read from it.
-    submit_io(IoOwner::kAppWrite, id, LocalIoKind::kWrite, w.offset, w.length,
-              const_cast<std::byte*>(w.data), w.fua);
-  }
+  const bool local = local_usable();
+  // The peer's copy is the longer way (network, its disk, the ack back):
+  // it leaves first, and the local disk write is submitted right after.
   if (peer_gets_writes()) {
     if (epoch_close_pending_) {
       ++epoch_;
@@ -115,8 +112,14 @@ void Replicator::issue_write(uint64_t id, AppWrite& w) {
     send(net::FrameType::kWrite, m, w.data, w.length);
     w.sent = true;
     w.conn_gen = conn_gen_;
-  } else if (w.local_in_flight) {
+  } else if (local) {
     mark_out_of_sync(w.offset, w.length);
+  }
+  if (local) {
+    w.local_in_flight = true;
+    // SubmitIo::data is non-const for reads; writes only read from it.
+    submit_io(IoOwner::kAppWrite, id, LocalIoKind::kWrite, w.offset, w.length,
+              const_cast<std::byte*>(w.data), w.fua);
   }
   try_finish_write(id);
 }

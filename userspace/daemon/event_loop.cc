@@ -294,8 +294,9 @@ Result<void> EventLoop::run_once(std::chrono::milliseconds max_wait) {
   }
   run_timers();
   run_posted();
-  // Hand the polls armed by this round's callbacks to the kernel now.
-  io_uring_submit(&ring_);
+  // The polls armed by this round's callbacks reach the kernel with the
+  // next round's wait (one system call for both); file I/O and poll
+  // removals were submitted when they were queued.
   return {};
 }
 
