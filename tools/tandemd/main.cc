@@ -3,7 +3,7 @@
 // control socket RUN_DIR/tandemd.sock.
 //
 //   tandemd -c FILE --node NAME --run-dir DIR [--foreground] [--log-file F]
-//           [--group GROUP]
+//           [--group GROUP] [--busy-poll USEC]
 #include <fcntl.h>
 #include <grp.h>
 #include <malloc.h>
@@ -29,12 +29,15 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+constexpr uint32_t kDefaultBusyPollUs = 100;
+constexpr uint32_t kMaxBusyPollUs = 10000;
 
 struct Args {
   tandem::daemon::DaemonOptions daemon;
   bool foreground = false;
   std::string log_file;
   bool verbose = false;
+  uint32_t busy_poll_us = kDefaultBusyPollUs;
 };
 
 void usage(std::FILE* out) {
@@ -49,7 +52,11 @@ void usage(std::FILE* out) {
                "      --log-file FILE also log to FILE\n"
                "      --group GROUP   members of GROUP may use the control socket (default: root "
                "only)\n"
-               "  -v, --verbose       log debug details\n");
+               "      --busy-poll USEC  while application requests are in flight, check for\n"
+               "                      their completion for up to USEC microseconds before\n"
+               "                      sleeping (default %u, 0: off, at most %u; off on one CPU)\n"
+               "  -v, --verbose       log debug details\n",
+               kDefaultBusyPollUs, kMaxBusyPollUs);
 }
 
 std::string short_hostname() {
@@ -100,6 +107,19 @@ int parse(int argc, char** argv, Args& args) {
       }
       args.daemon.access.group = g->gr_gid;
       args.daemon.access.group_name = v;
+    } else if (a == "--busy-poll") {
+      const char* v = value("a number of microseconds");
+      if (v == nullptr) return kExitUsage;
+      char* end = nullptr;
+      errno = 0;
+      const unsigned long us = std::strtoul(v, &end, 10);
+      if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || us > kMaxBusyPollUs) {
+        std::fprintf(stderr,
+                     "tandemd: --busy-poll %s: expected microseconds from 0 to %u (0: off)\n", v,
+                     kMaxBusyPollUs);
+        return kExitUsage;
+      }
+      args.busy_poll_us = static_cast<uint32_t>(us);
     } else if (a == "-f" || a == "--foreground") {
       args.foreground = true;
     } else if (a == "-v" || a == "--verbose") {
@@ -190,6 +210,12 @@ int main(int argc, char** argv) {
   const int sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
   auto loop = tandem::daemon::EventLoop::create();
+  if (loop) {
+    // Spinning helps only when the task being waited for runs on another
+    // CPU.
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    (*loop)->set_busy_poll(std::chrono::microseconds(cpus > 1 ? args.busy_poll_us : 0));
+  }
   if (!loop) {
     TLOG(LOG_ERR, "%s", loop.error().message.c_str());
     std::fprintf(stderr, "tandemd: %s\n", loop.error().message.c_str());

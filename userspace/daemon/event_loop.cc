@@ -255,6 +255,20 @@ void EventLoop::run_posted() {
   }
 }
 
+// Returns whether a completion arrived within `limit`.
+bool EventLoop::busy_poll(std::chrono::nanoseconds limit) {
+  const auto until = Clock::now() + limit;
+  io_uring_submit(&ring_);
+  do {
+    if (io_uring_cq_ready(&ring_) > 0) return true;
+    // Poll and file completions are posted by task work that runs when
+    // this thread enters the kernel: enter it without waiting.
+    if (io_uring_get_events(&ring_) < 0) return false;
+    if (io_uring_cq_ready(&ring_) > 0) return true;
+  } while (Clock::now() < until);
+  return false;
+}
+
 Result<void> EventLoop::run_once(std::chrono::milliseconds max_wait) {
   auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(max_wait);
   if (!timers_.empty()) {
@@ -269,6 +283,13 @@ Result<void> EventLoop::run_once(std::chrono::milliseconds max_wait) {
     if (!posted_.empty()) {
       wait = std::chrono::nanoseconds(0);
     }
+  }
+  const bool poll = poll_requested_;
+  poll_requested_ = false;
+  if (poll && busy_poll_.count() > 0 && wait.count() > 0) {
+    const auto start = Clock::now();
+    if (busy_poll(std::min<std::chrono::nanoseconds>(wait, busy_poll_))) ++polled_rounds_;
+    wait -= std::min<std::chrono::nanoseconds>(wait, Clock::now() - start);
   }
   __kernel_timespec ts{};
   ts.tv_sec = static_cast<long long>(wait.count() / 1'000'000'000);

@@ -683,6 +683,9 @@ void ResourceRuntime::drain() {
     break;
   }
   draining_ = false;
+  // Application requests in flight: their completions (disk, peer) are
+  // due soon; busy poll for them rather than sleep (EventLoop).
+  if (!requests_.empty()) loop_.poll_next_wait();
 }
 
 void ResourceRuntime::execute(core::Action& action) {
@@ -727,6 +730,7 @@ void ResourceRuntime::execute(core::Action& action) {
            "primary %s` to write here)",
            who().c_str(), config_.name.c_str());
     }
+    loop_.poll_next_wait();  // the application's next request is likely soon
     if (export_) export_->complete(req.connection, std::move(req.request), error);
   } else if (auto* mark = std::get_if<core::MarkOutOfSync>(&action)) {
     if (disk_) disk_->mark_out_of_sync(mark->offset, mark->length);
