@@ -897,6 +897,13 @@ void ResourceRuntime::on_state_changed(const core::StateChanged& change) {
   }
   const bool syncing =
       s.repl == core::ReplState::kSyncSource || s.repl == core::ReplState::kSyncTarget;
+  if (syncing && !sync_running_) {
+    sync_running_ = true;
+    sync_began_ = Clock::now();
+  } else if (!syncing && sync_running_) {
+    sync_running_ = false;
+    log_sync_end(s);
+  }
   if (syncing && rate_timer_ == 0) {
     rate_last_done_ = s.sync_done_bytes;
     rate_last_time_ = Clock::now();
@@ -917,6 +924,20 @@ void ResourceRuntime::on_state_changed(const core::StateChanged& change) {
       if (alive.expired() || core_->status().disk != core::DiskState::kDiskless) return;
       finish_detach();
     });
+  }
+}
+
+// As DRBD's "Resync done (total N sec ...)": how long the sync took and
+// its rate (1 MB = 10^6 bytes), or how far it got.
+void ResourceRuntime::log_sync_end(const core::Status& s) {
+  const double secs = std::chrono::duration<double>(Clock::now() - sync_began_).count();
+  const unsigned long long done_kib = s.sync_done_bytes / 1024;
+  if (s.conn == core::ConnState::kConnected && s.sync_done_bytes >= s.sync_total_bytes) {
+    TLOG(LOG_INFO, "%s: resync done: %llu KiB in %.3f s (%.1f MB/s)", who().c_str(), done_kib,
+         secs, secs > 0 ? static_cast<double>(s.sync_done_bytes) / 1e6 / secs : 0.0);
+  } else {
+    TLOG(LOG_INFO, "%s: resync stopped after %.3f s with %llu of %llu KiB done", who().c_str(),
+         secs, done_kib, static_cast<unsigned long long>(s.sync_total_bytes / 1024));
   }
 }
 

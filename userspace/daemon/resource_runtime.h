@@ -112,6 +112,7 @@ class ResourceRuntime {
   void finish_detach();
   void submit_zero_parts(uint64_t request_id);
   void sample_sync_rate();
+  void log_sync_end(const core::Status& s);
   std::string who() const { return "resource " + config_.name; }
 
   EventLoop& loop_;
@@ -164,6 +165,10 @@ class ResourceRuntime {
   EventLoop::TimerId rate_timer_ = 0;
   uint64_t rate_last_done_ = 0;
   Clock::time_point rate_last_time_{};
+  // The running resync (this node SyncSource or SyncTarget) began here; its
+  // end is logged with the time it took and its rate.
+  bool sync_running_ = false;
+  Clock::time_point sync_began_{};
   uint64_t rate_bytes_per_sec_ = 0;
 };
 

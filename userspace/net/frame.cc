@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 #include "common/byte_order.h"
 
@@ -14,26 +15,32 @@ bool payload_allowed(FrameType type) {
 
 Result<void> encode_frame(FrameType type, uint16_t flags, std::span<const std::byte> message,
                           std::span<const std::byte> payload, std::vector<std::byte>& out) {
+  out.reserve(out.size() + kFrameHeaderBytes + message.size() + payload.size());
+  if (auto r = encode_frame_head(type, flags, message, payload.size(), out); !r) return r;
+  out.insert(out.end(), payload.begin(), payload.end());
+  return {};
+}
+
+Result<void> encode_frame_head(FrameType type, uint16_t flags, std::span<const std::byte> message,
+                               size_t payload_bytes, std::vector<std::byte>& out) {
   if (message.size() > kMaxMessageBytes) {
     return make_error("frame message of " + std::to_string(message.size()) +
                       " bytes exceeds the limit of " + std::to_string(kMaxMessageBytes));
   }
-  if (payload.size() > kMaxPayloadBytes) {
-    return make_error("frame payload of " + std::to_string(payload.size()) +
+  if (payload_bytes > kMaxPayloadBytes) {
+    return make_error("frame payload of " + std::to_string(payload_bytes) +
                       " bytes exceeds the limit of " + std::to_string(kMaxPayloadBytes));
   }
-  if (!payload.empty() && !payload_allowed(type)) {
+  if (payload_bytes != 0 && !payload_allowed(type)) {
     return make_error("frame type " + std::to_string(static_cast<unsigned>(type)) +
                       " cannot carry a payload");
   }
-  out.reserve(out.size() + kFrameHeaderBytes + message.size() + payload.size());
   put_be(out, kFrameMagic, 4);
   put_be(out, static_cast<uint16_t>(type), 2);
   put_be(out, flags, 2);
   put_be(out, message.size(), 4);
-  put_be(out, payload.size(), 4);
+  put_be(out, payload_bytes, 4);
   out.insert(out.end(), message.begin(), message.end());
-  out.insert(out.end(), payload.begin(), payload.end());
   return {};
 }
 
@@ -70,20 +77,45 @@ Result<FrameHeader> decode_frame_header(std::span<const std::byte, kFrameHeaderB
   return h;
 }
 
-void FrameDecoder::feed(std::span<const std::byte> bytes) {
-  if (failed_) return;
-  // Drop consumed bytes before growing, so the buffer stays bounded by one
-  // frame plus one read.
-  if (consumed_ > 0 && consumed_ >= buffer_.size() / 2) {
-    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(consumed_));
-    consumed_ = 0;
+void FrameDecoder::reserve_tail(size_t n) {
+  if (capacity_ - end_ >= n) return;
+  const size_t live = end_ - begin_;
+  if (begin_ > 0 && capacity_ - live >= n) {
+    // Enough room once the decoded head is dropped.
+    std::memmove(buffer_.get(), buffer_.get() + begin_, live);
+  } else {
+    // Bounded by one frame (header, message and payload limits) plus one
+    // read: next() consumes every complete frame before the caller reads
+    // again.
+    const size_t capacity = std::max(capacity_ * 2, live + n);
+    std::unique_ptr<std::byte[]> grown(new std::byte[capacity]);
+    if (live > 0) std::memcpy(grown.get(), buffer_.get() + begin_, live);
+    buffer_ = std::move(grown);
+    capacity_ = capacity;
   }
-  buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
+  begin_ = 0;
+  end_ = live;
+}
+
+void FrameDecoder::feed(std::span<const std::byte> bytes) {
+  if (failed_ || bytes.empty()) return;
+  reserve_tail(bytes.size());
+  std::memcpy(buffer_.get() + end_, bytes.data(), bytes.size());
+  end_ += bytes.size();
+}
+
+std::span<std::byte> FrameDecoder::prepare(size_t max) {
+  reserve_tail(max);
+  return {buffer_.get() + end_, max};
+}
+
+void FrameDecoder::commit(size_t n) {
+  end_ = std::min(end_ + n, capacity_);
 }
 
 Result<std::optional<Frame>> FrameDecoder::next() {
   if (failed_) return make_error(error_);
-  const std::span<const std::byte> pending(buffer_.data() + consumed_, buffer_.size() - consumed_);
+  const std::span<const std::byte> pending(buffer_.get() + begin_, end_ - begin_);
   if (pending.size() < kFrameHeaderBytes) return std::optional<Frame>{};
   auto header = decode_frame_header(pending.first<kFrameHeaderBytes>());
   if (!header) {
@@ -100,7 +132,8 @@ Result<std::optional<Frame>> FrameDecoder::next() {
       pending.subspan(kFrameHeaderBytes + header->message_bytes, header->payload_bytes);
   frame.message.assign(msg.begin(), msg.end());
   frame.payload.assign(payload.begin(), payload.end());
-  consumed_ += total;
+  begin_ += total;
+  if (begin_ == end_) begin_ = end_ = 0;  // the next read starts at the front
   return std::optional<Frame>{std::move(frame)};
 }
 

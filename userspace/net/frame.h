@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -75,6 +76,10 @@ struct Frame {
 // programming error in the sender and are reported as an error value.
 Result<void> encode_frame(FrameType type, uint16_t flags, std::span<const std::byte> message,
                           std::span<const std::byte> payload, std::vector<std::byte>& out);
+// The same without the payload: header and message for a payload of
+// `payload_bytes` that the caller sends from its own buffer.
+Result<void> encode_frame_head(FrameType type, uint16_t flags, std::span<const std::byte> message,
+                               size_t payload_bytes, std::vector<std::byte>& out);
 
 // Decodes and checks a header (magic, known type, lengths within limits,
 // payload only on types that carry data).
@@ -86,13 +91,25 @@ Result<FrameHeader> decode_frame_header(std::span<const std::byte, kFrameHeaderB
 class FrameDecoder {
  public:
   void feed(std::span<const std::byte> bytes);
+  // For reading straight into the decoder (one copy fewer than feed()):
+  // prepare() returns `max` writable bytes at the end of the stream, the
+  // caller fills some and commit()s how many. The space is valid until the
+  // next call to any member.
+  std::span<std::byte> prepare(size_t max);
+  void commit(size_t n);
   Result<std::optional<Frame>> next();
-  size_t buffered_bytes() const { return buffer_.size() - consumed_; }
+  size_t buffered_bytes() const { return end_ - begin_; }
   bool failed() const { return failed_; }
 
  private:
-  std::vector<std::byte> buffer_;
-  size_t consumed_ = 0;
+  void reserve_tail(size_t n);
+
+  // Bytes [begin_, end_) of buffer_ are received and not yet decoded. Not a
+  // vector: growing it must not zero what a read overwrites anyway.
+  std::unique_ptr<std::byte[]> buffer_;
+  size_t capacity_ = 0;
+  size_t begin_ = 0;
+  size_t end_ = 0;
   bool failed_ = false;
   std::string error_;
 };

@@ -6,6 +6,8 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -422,19 +424,19 @@ void PeerLink::on_connection_event(uint64_t id, uint32_t revents) {
     if (c->phase == Connection::Phase::kConnecting) return;
   } else if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
              c->phase != Connection::Phase::kClosing) {
-    // One receive buffer per link, reused: no allocation per wakeup.
-    if (read_buffer_.size() != kReadChunk) read_buffer_.resize(kReadChunk);
-    std::vector<std::byte>& buf = read_buffer_;
     for (int i = 0; i < kMaxReadsPerWakeup; ++i) {
-      const ssize_t n = recv(c->fd, buf.data(), buf.size(), 0);
+      // Straight into the decoder's buffer: no copy between the socket and
+      // the frame decoder.
+      const std::span<std::byte> space = c->decoder.prepare(kReadChunk);
+      const ssize_t n = recv(c->fd, space.data(), space.size(), 0);
       if (n > 0) {
-        c->decoder.feed(std::span(buf.data(), static_cast<size_t>(n)));
+        c->decoder.commit(static_cast<size_t>(n));
         handle_frames(*c);
         c = find(id);
         if (c == nullptr || c->phase == Connection::Phase::kClosing) break;
         // A short read emptied the socket: the next poll reports more data
         // (saves a read that would only fail with EAGAIN).
-        if (static_cast<size_t>(n) < buf.size()) break;
+        if (static_cast<size_t>(n) < kReadChunk) break;
         continue;
       }
       if (n == 0) {
@@ -582,6 +584,23 @@ bool PeerLink::flush(Connection& c) {
   return true;
 }
 
+// One sendmsg of `head` then `payload`; returns how many bytes the socket
+// took (0 when it took none or failed: a failure surfaces through the poll,
+// as in flush()).
+size_t PeerLink::send_gather(int fd, std::span<const std::byte> head,
+                             std::span<const std::byte> payload) {
+  iovec iov[2] = {{const_cast<std::byte*>(head.data()), head.size()},
+                  {const_cast<std::byte*>(payload.data()), payload.size()}};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = 2;
+  while (true) {
+    const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno != EINTR) return 0;
+  }
+}
+
 void PeerLink::update_events(Connection& c) {
   uint32_t events = 0;
   if (c.phase == Connection::Phase::kConnecting) {
@@ -608,12 +627,31 @@ Result<void> PeerLink::send(FrameType type, uint16_t flags, std::span<const std:
     drop(c->id, reason, LOG_ERR);
     return make_error(who() + ": " + reason);
   }
-  if (auto r = encode_frame(type, flags, message, payload, c->out); !r) {
-    return make_error(who() + ": " + r.error().message);
+  if (c->queued() == 0 && !payload.empty()) {
+    // Nothing queued: header and message from a small buffer, the payload
+    // straight from the caller's (no copy), and only what the socket did
+    // not take is queued.
+    send_head_.clear();
+    if (auto r = encode_frame_head(type, flags, message, payload.size(), send_head_); !r) {
+      return make_error(who() + ": " + r.error().message);
+    }
+    size_t sent = send_gather(c->fd, send_head_, payload);
+    if (sent < send_head_.size()) {
+      c->out.insert(c->out.end(), send_head_.begin() + static_cast<std::ptrdiff_t>(sent),
+                    send_head_.end());
+      sent = send_head_.size();
+    }
+    c->out.insert(c->out.end(),
+                  payload.begin() + static_cast<std::ptrdiff_t>(sent - send_head_.size()),
+                  payload.end());
+  } else {
+    if (auto r = encode_frame(type, flags, message, payload, c->out); !r) {
+      return make_error(who() + ": " + r.error().message);
+    }
+    // Errors surface through the poll (POLLERR/POLLHUP) so that `lost`
+    // never runs inside the caller's send().
+    (void)flush(*c);
   }
-  // Errors surface through the poll (POLLERR/POLLHUP) so that `lost` never
-  // runs inside the caller's send().
-  (void)flush(*c);
   update_events(*c);
   return {};
 }

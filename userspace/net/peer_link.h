@@ -123,6 +123,8 @@ class PeerLink {
   void handle_frames(Connection& c);
   void on_handshake_done(Connection& c);
   bool flush(Connection& c);
+  static size_t send_gather(int fd, std::span<const std::byte> head,
+                            std::span<const std::byte> payload);
   void update_events(Connection& c);
   void queue_frames(Connection& c, const std::vector<core::OutgoingFrame>& frames);
   // Closes one connection; `reason` is logged and remembered.
@@ -141,7 +143,7 @@ class PeerLink {
   std::vector<std::unique_ptr<Connection>> conns_;
   uint64_t active_ = 0;  // id of the established connection, 0: none
   std::string last_error_;
-  std::vector<std::byte> read_buffer_;
+  std::vector<std::byte> send_head_;  // header and message of a payload frame
 };
 
 const char* to_string(PeerLink::State state);

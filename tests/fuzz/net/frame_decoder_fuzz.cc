@@ -1,8 +1,11 @@
 // Feeds arbitrary bytes, in arbitrary chunk sizes, to the peer frame
-// decoder. Every decoded frame must respect the announced lengths and limits.
+// decoder, alternately through feed() and through prepare()/commit() as the
+// peer link reads. Every decoded frame must respect the announced lengths
+// and limits, and the decoder's buffer stays bounded.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <span>
 
 #include "net/frame.h"
@@ -17,7 +20,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FrameDecoder dec;
   for (size_t off = 0; off < n; off += chunk) {
     const size_t len = off + chunk <= n ? chunk : n - off;
-    dec.feed(std::span<const std::byte>(bytes + off, len));
+    if ((off / chunk) % 2 == 0) {
+      dec.feed(std::span<const std::byte>(bytes + off, len));
+    } else {
+      const std::span<std::byte> space = dec.prepare(len + 7);
+      std::memcpy(space.data(), bytes + off, len);
+      dec.commit(len);
+    }
+    // At most one incomplete frame is buffered after next() ran dry.
+    if (dec.buffered_bytes() > kFrameHeaderBytes + kMaxMessageBytes + kMaxPayloadBytes + chunk) {
+      std::abort();
+    }
     for (;;) {
       auto r = dec.next();
       if (!r.ok()) return 0;

@@ -145,6 +145,46 @@ TEST_F(PeerLinkTest, ConnectsAuthenticatesAndCarriesFrames) {
   EXPECT_EQ(b_.lost, 0);
 }
 
+// A burst larger than the socket buffers: the first payload frames go out
+// straight from the caller's buffer (partly, once the socket is full), the
+// rest is queued behind them; the peer reads straight into its decoder.
+// Every frame must arrive whole and in order, small ones between them too.
+TEST_F(PeerLinkTest, ABurstBeyondTheSocketBuffersArrivesWholeAndInOrder) {
+  make(a_);
+  make(b_);
+  ASSERT_TRUE(a_.link->start().ok());
+  ASSERT_TRUE(b_.link->start().ok());
+  ASSERT_TRUE(run_until([&] { return a_.link->connected() && b_.link->connected(); }));
+  constexpr int kFrames = 24;
+  auto payload_of = [](int i) {
+    std::vector<std::byte> p(kMaxPayloadBytes - static_cast<size_t>(i) * 4096);
+    for (size_t k = 0; k < p.size(); ++k)
+      p[k] = static_cast<std::byte>((k * 31 + static_cast<size_t>(i)) & 0xff);
+    return p;
+  };
+  for (int i = 0; i < kFrames; ++i) {
+    const std::string msg = "frame " + std::to_string(i);
+    const std::vector<std::byte> payload = payload_of(i);
+    ASSERT_TRUE(
+        a_.link
+            ->send(FrameType::kWrite, 0, std::as_bytes(std::span(msg.data(), msg.size())), payload)
+            .ok());
+    ASSERT_TRUE(a_.link->send(FrameType::kPing, 0, {}).ok());
+  }
+  EXPECT_GT(a_.link->send_queue_bytes(), 0U);  // the socket did not take it all
+  ASSERT_TRUE(run_until([&] { return b_.frames.size() == 2 * kFrames; }, 20000ms));
+  for (int i = 0; i < kFrames; ++i) {
+    const Frame& f = b_.frames[2 * static_cast<size_t>(i)];
+    ASSERT_EQ(f.header.type, FrameType::kWrite) << i;
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(f.message.data()), f.message.size()),
+              "frame " + std::to_string(i));
+    EXPECT_TRUE(f.payload == payload_of(i)) << "payload of frame " << i << " differs";
+    EXPECT_EQ(b_.frames[2 * static_cast<size_t>(i) + 1].header.type, FrameType::kPing) << i;
+  }
+  EXPECT_EQ(a_.link->send_queue_bytes(), 0U);
+  EXPECT_EQ(b_.lost, 0);
+}
+
 TEST_F(PeerLinkTest, SimultaneousDialsSettleOnTheLowerNodesConnection) {
   // Both dial at once (the higher node normally waits one connect-int).
   a_.config.connect_interval = 50ms;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,49 @@ TEST(Frame, DecoderReassemblesFramesSplitAtEveryByte) {
   EXPECT_EQ(frames[1].message, bytes_of("meta"));
   EXPECT_EQ(frames[1].payload.size(), 4096u);
   EXPECT_EQ(dec.buffered_bytes(), 0u);
+}
+
+// Reading straight into the decoder (prepare/commit) in uneven pieces, with
+// frames of very different sizes so that the buffer both grows and drops its
+// decoded head, yields the same frames as feed().
+TEST(Frame, DecoderFedThroughPrepareAndCommitYieldsTheSameFrames) {
+  std::vector<std::byte> stream;
+  std::vector<std::vector<std::byte>> payloads;
+  for (int i = 0; i < 12; ++i) {
+    std::vector<std::byte> p(static_cast<size_t>(i % 3 == 0 ? 300000 : 17 * i));
+    for (size_t k = 0; k < p.size(); ++k)
+      p[k] = static_cast<std::byte>((k + static_cast<size_t>(i) * 5) & 0xff);
+    const std::string msg(static_cast<size_t>(i), 'm');
+    ASSERT_TRUE(encode_frame(FrameType::kResyncData, 0,
+                             std::as_bytes(std::span(msg.data(), msg.size())), p, stream)
+                    .ok());
+    payloads.push_back(std::move(p));
+  }
+  FrameDecoder d;
+  std::vector<Frame> got;
+  size_t pos = 0;
+  size_t step = 1;
+  while (pos < stream.size()) {
+    const size_t n = std::min(step, stream.size() - pos);
+    std::span<std::byte> space = d.prepare(n + 100);  // more room than is filled
+    ASSERT_GE(space.size(), n);
+    std::memcpy(space.data(), stream.data() + pos, n);
+    d.commit(n);
+    pos += n;
+    step = step * 3 % 70001 + 1;
+    while (true) {
+      auto f = d.next();
+      ASSERT_TRUE(f.ok());
+      if (!f->has_value()) break;
+      got.push_back(std::move(**f));
+    }
+  }
+  ASSERT_EQ(got.size(), payloads.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].message.size(), i);
+    EXPECT_TRUE(got[i].payload == payloads[i]) << i;
+  }
+  EXPECT_EQ(d.buffered_bytes(), 0U);
 }
 
 TEST(Frame, BadMagicFailsAndStaysFailed) {
