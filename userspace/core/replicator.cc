@@ -334,6 +334,14 @@ Result<void> Replicator::attach(const DiskInfo& disk) {
                       " is being set up (node states not yet exchanged); retry once it is "
                       "Connected, or disconnect first");
   }
+  // Writes a diskless primary has in flight exist on the peer only (or
+  // nowhere yet): the disk attached now would miss them, and its handshake
+  // would decide on a view of the peer from before they arrived there. As
+  // DRBD's attach, which waits for application I/O to drain.
+  if (!writes_.empty() || !flushes_.empty()) {
+    return make_error(res + ": application writes are in flight (to peer " + config_.peer_node +
+                      "); retry once they completed");
+  }
   if (have_peer_state_ && peer_size_ != 0 && peer_size_ != disk.size_bytes) {
     return make_error(res + ": the backing device has " + std::to_string(disk.size_bytes) +
                       " bytes but peer " + config_.peer_node + "'s has " +
@@ -372,6 +380,11 @@ Result<void> Replicator::attach(const DiskInfo& disk) {
     if (repl_ == ReplState::kEstablished) {
       apply_sync_verdict(decide_sync(local_view(), peer_view_, handshake_policy()));
     }
+    // Connected to a peer without a disk: from now on writes (a diskless
+    // primary's, or ours) reach this disk only, so the generation the
+    // peer's detached disk may still carry must stop being current, as
+    // when the peer's disk goes away while connected.
+    if (repl_ == ReplState::kEstablished && !has_data(peer_disk_)) rotate_for_peer_without_disk();
   }
   pump();
   note_state();

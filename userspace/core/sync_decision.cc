@@ -292,6 +292,17 @@ std::string_view to_string(SyncVerdict v) {
   return "?";
 }
 
+// A sync source moves its bitmap UUID on by kSyncUuidStep when the sync
+// starts and the target adopts the moved value; when the connection broke
+// before the target got it, the source's bitmap UUID is one step ahead of
+// what the target knows (DRBD's "the last sync UUID did not get through").
+namespace {
+bool bitmap_one_sync_ahead(uint64_t bitmap_uuid, uint64_t uuid) {
+  return names_history(bitmap_uuid) && bitmap_uuid >= kSyncUuidStep &&
+         same_generation(bitmap_uuid - kSyncUuidStep, uuid);
+}
+}  // namespace
+
 GenerationMatch compare_generations(const DiskView& l, const DiskView& p) {
   using R = GenerationRelation;
   if (l.current_uuid == 0 && p.current_uuid == 0) return {R::kEqual, 10};
@@ -299,11 +310,17 @@ GenerationMatch compare_generations(const DiskView& l, const DiskView& p) {
   if (p.current_uuid == 0) return {R::kFullSource, 30};
   if (same_generation(l.current_uuid, p.current_uuid)) return equal_generations(l, p);
   if (same_generation(l.current_uuid, p.bitmap_uuid)) return {R::kBitmapTarget, 50};
+  if (bitmap_one_sync_ahead(p.bitmap_uuid, l.current_uuid)) return {R::kBitmapTarget, 51};
   if (in_history(l.current_uuid, p.history_uuids)) return {R::kFullTarget, 60};
   if (same_generation(l.bitmap_uuid, p.current_uuid)) return {R::kBitmapSource, 70};
+  if (bitmap_one_sync_ahead(l.bitmap_uuid, p.current_uuid)) return {R::kBitmapSource, 71};
   if (in_history(p.current_uuid, l.history_uuids)) return {R::kFullSource, 80};
   if (names_history(l.bitmap_uuid) && same_generation(l.bitmap_uuid, p.bitmap_uuid)) {
     return {R::kSplitBrainAuto, 90};
+  }
+  if (bitmap_one_sync_ahead(l.bitmap_uuid, p.bitmap_uuid) ||
+      bitmap_one_sync_ahead(p.bitmap_uuid, l.bitmap_uuid)) {
+    return {R::kSplitBrainAuto, 91};
   }
   if (histories_meet(l, p) || in_history(l.bitmap_uuid, p.history_uuids) ||
       in_history(p.bitmap_uuid, l.history_uuids)) {

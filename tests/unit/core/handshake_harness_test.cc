@@ -3,6 +3,7 @@
 // resuming from its sync UUID, and the LogEvent every outcome produces.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "core/generation_ids.h"
@@ -169,6 +170,36 @@ TEST(HandshakeHarness, InvalidateRemoteFromANodeThatLostItsDiskChangesNothing) {
   EXPECT_EQ(p.h.a().status().sync_bytes_sent, 0U);
   // b can still be promoted: it is not waiting for a source any more.
   EXPECT_TRUE(p.h.b().core().promote().ok());
+}
+
+// A diskless primary's writes reach the peer's disk only. Attaching its own
+// disk waits until none is in flight (as DRBD's attach drains application
+// I/O), and the peer, which attached while this node was diskless, started
+// a new generation: the handshake sees the attached disk as the older one
+// (rule 50; a primary that would become sync target is an rr-conflict) and
+// never makes it the source of the peer's newer data.
+TEST(HandshakeHarness, AttachOnADisklessPrimaryNeverOverwritesWhatItWroteToThePeer) {
+  Pair p;
+  ASSERT_TRUE(p.h.b().core().attach(DiskInfo{kDisk, uptodate_metadata(0x40)}).ok());
+  p.h.connect_both();
+  p.h.run_until_quiet();
+  ASSERT_TRUE(p.h.a().core().promote().ok());
+  p.h.run_until_quiet();
+  const uint64_t w = p.h.a().write_pattern(8192, kBlock, 7);
+  p.h.drain();
+  ASSERT_FALSE(p.h.a().done(w));
+  const auto early = p.h.a().core().attach(DiskInfo{kDisk, uptodate_metadata(0x40)});
+  ASSERT_FALSE(early.ok());
+  EXPECT_NE(early.error().message.find("in flight"), std::string::npos) << early.error().message;
+  p.h.run_until_quiet();
+  ASSERT_TRUE(p.h.a().done(w));
+  const std::vector<std::byte> written(p.h.b().disk.begin() + 8192,
+                                       p.h.b().disk.begin() + 8192 + kBlock);
+  ASSERT_TRUE(p.h.a().core().attach(DiskInfo{kDisk, uptodate_metadata(0x40)}).ok());
+  p.h.run_until_quiet();
+  EXPECT_TRUE(logged(p.h.a(), "rule 50")) << events(p.h.a());
+  EXPECT_NE(p.h.a().status().repl, ReplState::kSyncSource);
+  EXPECT_TRUE(std::equal(written.begin(), written.end(), p.h.b().disk.begin() + 8192));
 }
 
 // invalidate, too, takes effect only once the peer confirmed that it still

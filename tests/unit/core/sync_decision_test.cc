@@ -79,6 +79,14 @@ TEST(SyncDecision, OutcomeTable) {
        SyncVerdict::kTarget, true, 60, "full-sync-target"},
       {"split brain, disconnect policy", up(0x71, 0x51), up(0x81, 0x50), SyncVerdict::kRefuse,
        false, 90, "split-brain-unresolved"},
+      // A sync source moved its bitmap UUID on (kSyncUuidStep) and the
+      // connection broke before the target adopted it.
+      {"our sync UUID did not reach the peer", up(0x61, 0x51 + kSyncUuidStep), up(0x50),
+       SyncVerdict::kSource, false, 71, "bitmap-sync-source"},
+      {"the peer's sync UUID did not reach us", up(0x50), up(0x61, 0x51 + kSyncUuidStep),
+       SyncVerdict::kTarget, false, 51, "bitmap-sync-target"},
+      {"split brain after a sync UUID that did not get through", up(0x71, 0x51 + kSyncUuidStep),
+       up(0x81, 0x50), SyncVerdict::kRefuse, false, 91, "split-brain-unresolved"},
       {"split brain from different generations", up(0x71, 0x61, 0x40), up(0x81, 0x91, 0x40),
        SyncVerdict::kRefuse, false, 100, "split-brain-unresolved"},
       {"unrelated data", up(0x70, 0, 0x60), up(0x80, 0, 0x90), SyncVerdict::kRefuse, false, 110,
