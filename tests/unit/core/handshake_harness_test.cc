@@ -34,8 +34,27 @@ struct Pair {
     ASSERT_TRUE(h.a().core().attach(DiskInfo{kDisk, a}).ok());
     ASSERT_TRUE(h.b().core().attach(DiskInfo{kDisk, b}).ok());
   }
+  // Both attached with the same UpToDate generation, connected, idle.
+  void connect_in_sync() {
+    attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
+    h.connect_both();
+    h.run_until_quiet();
+  }
   TwoNodeHarness h;
 };
+
+// After a detached while b's request (invalidate, or a's invalidate-remote)
+// was on the wire: a refused to become the source, b still holds the only
+// UpToDate copy and no sync ran.
+void expect_b_kept_its_copy_a_detached(Pair& p) {
+  EXPECT_TRUE(logged(p.h.a(), "not becoming its sync source")) << events(p.h.a());
+  EXPECT_EQ(p.h.a().status().disk, DiskState::kDiskless);
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.b().status().repl, ReplState::kEstablished);
+  EXPECT_TRUE(p.h.b().metadata.consistent);
+  EXPECT_TRUE(p.h.b().metadata.up_to_date);
+  EXPECT_EQ(p.h.a().status().sync_bytes_sent, 0U);
+}
 
 void scribble(std::vector<std::byte>& disk, uint64_t offset, uint32_t length, uint8_t seed) {
   for (uint32_t i = 0; i < length; ++i)
@@ -74,9 +93,7 @@ TEST(HandshakeHarness, DiscardMyDataResolvesASplitBrainWithABitmapSync) {
 
 TEST(HandshakeHarness, InvalidateCopiesEverythingFromThePeer) {
   Pair p;
-  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
-  p.h.connect_both();
-  p.h.run_until_quiet();
+  p.connect_in_sync();
   scribble(p.h.b().disk, 12288, 512, 9);  // damage only invalidate can repair
   ASSERT_TRUE(p.h.b().core().invalidate().ok());
   p.h.run_until_quiet();
@@ -91,9 +108,7 @@ TEST(HandshakeHarness, InvalidateCopiesEverythingFromThePeer) {
 
 TEST(HandshakeHarness, InvalidateRemoteOverwritesThePeer) {
   Pair p;
-  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
-  p.h.connect_both();
-  p.h.run_until_quiet();
+  p.connect_in_sync();
   scribble(p.h.b().disk, 0, 4096, 3);
   ASSERT_TRUE(p.h.a().core().invalidate_remote().ok());
   p.h.run_until_quiet();
@@ -119,9 +134,7 @@ TEST(HandshakeHarness, InvalidateNeedsAnUpToDatePeerWhenConnected) {
 // without a target that knows it).
 TEST(HandshakeHarness, InvalidateRemoteWaitsForThePeer) {
   Pair p;
-  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
-  p.h.connect_both();
-  p.h.run_until_quiet();
+  p.connect_in_sync();
   const Metadata a_md = p.h.a().metadata;
   ASSERT_TRUE(p.h.a().core().invalidate_remote().ok());
   p.h.drain();
@@ -151,9 +164,7 @@ TEST(HandshakeHarness, InvalidateRemoteWaitsForThePeer) {
 // copy left.
 TEST(HandshakeHarness, InvalidateRemoteFromANodeThatLostItsDiskChangesNothing) {
   Pair p;
-  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
-  p.h.connect_both();
-  p.h.run_until_quiet();
+  p.connect_in_sync();
   ASSERT_TRUE(p.h.a().core().invalidate_remote().ok());
   p.h.drain();
   ASSERT_TRUE(p.h.a().core().detach().ok());  // b does not know yet
@@ -161,13 +172,7 @@ TEST(HandshakeHarness, InvalidateRemoteFromANodeThatLostItsDiskChangesNothing) {
   EXPECT_TRUE(
       logged(p.h.b(), "the peer ran invalidate-remote: asking it to become the sync source"))
       << events(p.h.b());
-  EXPECT_TRUE(logged(p.h.a(), "not becoming its sync source")) << events(p.h.a());
-  EXPECT_EQ(p.h.a().status().disk, DiskState::kDiskless);
-  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
-  EXPECT_EQ(p.h.b().status().repl, ReplState::kEstablished);
-  EXPECT_TRUE(p.h.b().metadata.consistent);
-  EXPECT_TRUE(p.h.b().metadata.up_to_date);
-  EXPECT_EQ(p.h.a().status().sync_bytes_sent, 0U);
+  expect_b_kept_its_copy_a_detached(p);
   // b can still be promoted: it is not waiting for a source any more.
   EXPECT_TRUE(p.h.b().core().promote().ok());
 }
@@ -208,22 +213,14 @@ TEST(HandshakeHarness, AttachOnADisklessPrimaryNeverOverwritesWhatItWroteToThePe
 // would remain).
 TEST(HandshakeHarness, InvalidateWaitsForThePeer) {
   Pair p;
-  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
-  p.h.connect_both();
-  p.h.run_until_quiet();
+  p.connect_in_sync();
   ASSERT_TRUE(p.h.b().core().invalidate().ok());
   p.h.drain();
   EXPECT_EQ(p.h.b().status().repl, ReplState::kEstablished);  // not yet a target
   EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
   ASSERT_TRUE(p.h.a().core().detach().ok());  // b does not know yet
   p.h.run_until_quiet();
-  EXPECT_TRUE(logged(p.h.a(), "not becoming its sync source")) << events(p.h.a());
-  EXPECT_EQ(p.h.a().status().disk, DiskState::kDiskless);
-  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
-  EXPECT_EQ(p.h.b().status().repl, ReplState::kEstablished);
-  EXPECT_TRUE(p.h.b().metadata.consistent);
-  EXPECT_TRUE(p.h.b().metadata.up_to_date);
-  EXPECT_EQ(p.h.a().status().sync_bytes_sent, 0U);
+  expect_b_kept_its_copy_a_detached(p);
 }
 
 // A request lost with the connection changes nothing; asked again over a
@@ -231,9 +228,7 @@ TEST(HandshakeHarness, InvalidateWaitsForThePeer) {
 // answer it refuses promotion: its writes would exist on its disk alone.
 TEST(HandshakeHarness, InvalidateLostWithTheConnectionChangesNothing) {
   Pair p;
-  p.attach_both(uptodate_metadata(0x40), uptodate_metadata(0x40));
-  p.h.connect_both();
-  p.h.run_until_quiet();
+  p.connect_in_sync();
   const size_t b_md_writes = p.h.b().metadata_writes;
   ASSERT_TRUE(p.h.b().core().invalidate().ok());
   p.h.drain();

@@ -89,6 +89,13 @@ class PeerLinkTest : public ::testing::Test {
     }
     return done();
   }
+  // Both links made and started; true once both are connected.
+  bool start_both_connected() {
+    make(a_);
+    make(b_);
+    if (!a_.link->start().ok() || !b_.link->start().ok()) return false;
+    return run_until([&] { return a_.link->connected() && b_.link->connected(); });
+  }
   void run_for(std::chrono::milliseconds d) {
     const auto deadline = Clock::now() + d;
     while (Clock::now() < deadline) EXPECT_TRUE(loop_->run_once(20ms).ok());
@@ -150,11 +157,7 @@ TEST_F(PeerLinkTest, ConnectsAuthenticatesAndCarriesFrames) {
 // rest is queued behind them; the peer reads straight into its decoder.
 // Every frame must arrive whole and in order, small ones between them too.
 TEST_F(PeerLinkTest, ABurstBeyondTheSocketBuffersArrivesWholeAndInOrder) {
-  make(a_);
-  make(b_);
-  ASSERT_TRUE(a_.link->start().ok());
-  ASSERT_TRUE(b_.link->start().ok());
-  ASSERT_TRUE(run_until([&] { return a_.link->connected() && b_.link->connected(); }));
+  ASSERT_TRUE(start_both_connected());
   constexpr int kFrames = 24;
   auto payload_of = [](int i) {
     std::vector<std::byte> p(kMaxPayloadBytes - static_cast<size_t>(i) * 4096);
@@ -309,11 +312,7 @@ TEST_F(PeerLinkTest, AcceptsConnectionsOnlyFromThePeersAddress) {
 }
 
 TEST_F(PeerLinkTest, ReconnectsAfterThePeerRestarts) {
-  make(a_);
-  make(b_);
-  ASSERT_TRUE(a_.link->start().ok());
-  ASSERT_TRUE(b_.link->start().ok());
-  ASSERT_TRUE(run_until([&] { return a_.link->connected() && b_.link->connected(); }));
+  ASSERT_TRUE(start_both_connected());
   b_.link.reset();  // the peer's daemon goes away
   ASSERT_TRUE(run_until([&] { return a_.lost == 1; }));
   EXPECT_NE(a_.lost_reason.find("closed the connection"), std::string::npos) << a_.lost_reason;
@@ -326,11 +325,7 @@ TEST_F(PeerLinkTest, ReconnectsAfterThePeerRestarts) {
 }
 
 TEST_F(PeerLinkTest, StopReportsLossAndGoesStandAlone) {
-  make(a_);
-  make(b_);
-  ASSERT_TRUE(a_.link->start().ok());
-  ASSERT_TRUE(b_.link->start().ok());
-  ASSERT_TRUE(run_until([&] { return a_.link->connected() && b_.link->connected(); }));
+  ASSERT_TRUE(start_both_connected());
   a_.link->stop("disconnect requested by the administrator");
   EXPECT_EQ(a_.lost, 1);
   EXPECT_EQ(a_.link->state(), PeerLink::State::kStandAlone);
