@@ -933,8 +933,8 @@ void ResourceRuntime::log_sync_end(const core::Status& s) {
   const double secs = std::chrono::duration<double>(Clock::now() - sync_began_).count();
   const unsigned long long done_kib = s.sync_done_bytes / 1024;
   if (s.conn == core::ConnState::kConnected && s.sync_done_bytes >= s.sync_total_bytes) {
-    TLOG(LOG_INFO, "%s: resync done: %llu KiB in %.3f s (%.1f MB/s)", who().c_str(), done_kib,
-         secs, secs > 0 ? static_cast<double>(s.sync_done_bytes) / 1e6 / secs : 0.0);
+    TLOG(LOG_INFO, "%s: resync done: %llu KiB in %.3f s (%.1f MB/s)", who().c_str(), done_kib, secs,
+         secs > 0 ? static_cast<double>(s.sync_done_bytes) / 1e6 / secs : 0.0);
   } else {
     TLOG(LOG_INFO, "%s: resync stopped after %.3f s with %llu of %llu KiB done", who().c_str(),
          secs, done_kib, static_cast<unsigned long long>(s.sync_total_bytes / 1024));
