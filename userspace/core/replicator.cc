@@ -41,8 +41,8 @@ void Replicator::begin_event() {
   retired_buffers_.clear();
 }
 
-std::vector<std::byte> Replicator::take_buffer(uint32_t length) {
-  std::vector<std::byte> b;
+IoBuffer Replicator::take_buffer(uint32_t length) {
+  IoBuffer b;
   if (!spare_buffers_.empty()) {
     b = std::move(spare_buffers_.back());
     spare_buffers_.pop_back();
@@ -51,7 +51,7 @@ std::vector<std::byte> Replicator::take_buffer(uint32_t length) {
   return b;
 }
 
-void Replicator::retire_buffer(std::vector<std::byte>&& buffer) {
+void Replicator::retire_buffer(IoBuffer&& buffer) {
   if (buffer.capacity() == 0) return;
   retired_buffers_.push_back(std::move(buffer));
 }

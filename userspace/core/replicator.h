@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/io_buffer.h"
 #include "common/result.h"
 #include "core/range_set.h"
 #include "core/replication_actions.h"
@@ -172,7 +173,7 @@ class Replicator {
     uint32_t length = 0;
     uint64_t epoch = 0;
     bool fua = false;
-    std::vector<std::byte> data;
+    IoBuffer data;
     // Parts to write; less than the whole write on a dual-primary conflict
     // winner (its own pending writes win the overlap).
     std::vector<std::pair<uint64_t, uint32_t>> pieces;
@@ -183,7 +184,7 @@ class Replicator {
   };
   struct PeerRead {
     uint64_t wire_id = 0;
-    std::vector<std::byte> data;
+    IoBuffer data;
     uint64_t conn_gen = 0;
   };
   // kSync: the sync source copies (or, with csums-alg, compares) a block;
@@ -196,7 +197,7 @@ class Replicator {
     uint64_t offset = 0;
     uint32_t length = 0;
     ChunkStage stage = ChunkStage::kBlocked;
-    std::vector<std::byte> data;
+    IoBuffer data;
     bool redo = false;              // a peer write overlapped it while in flight: send again
     bool abandoned = false;         // the connection went away while its read was in flight
     bool counted = false;           // already counted in sync progress
@@ -238,8 +239,8 @@ class Replicator {
   uint64_t device_size() const;
   bool winner_on_conflict() const;
   std::string peer_desc() const;
-  std::vector<std::byte> take_buffer(uint32_t length);
-  void retire_buffer(std::vector<std::byte>&& buffer);
+  IoBuffer take_buffer(uint32_t length);
+  void retire_buffer(IoBuffer&& buffer);
   uint64_t submit_io(IoOwner owner, uint64_t owner_id, LocalIoKind kind, uint64_t offset,
                      uint32_t length, std::byte* data, bool fua);
   void arm(TimerId t, uint32_t ms);
@@ -439,8 +440,8 @@ class Replicator {
 
   // Buffers for local reads sent to the peer; retired ones are kept until
   // the next event because SendFrame actions may point into them.
-  std::vector<std::vector<std::byte>> spare_buffers_;
-  std::vector<std::vector<std::byte>> retired_buffers_;
+  std::vector<IoBuffer> spare_buffers_;
+  std::vector<IoBuffer> retired_buffers_;
 
   Status last_status_;
   Counters counters_;

@@ -98,23 +98,43 @@ void FrameDecoder::reserve_tail(size_t n) {
 }
 
 void FrameDecoder::feed(std::span<const std::byte> bytes) {
-  if (failed_ || bytes.empty()) return;
-  reserve_tail(bytes.size());
-  std::memcpy(buffer_.get() + end_, bytes.data(), bytes.size());
-  end_ += bytes.size();
+  while (!failed_ && !bytes.empty()) {
+    const std::span<std::byte> space = prepare(bytes.size());
+    const size_t n = std::min(space.size(), bytes.size());
+    std::memcpy(space.data(), bytes.data(), n);
+    commit(n);
+    bytes = bytes.subspan(n);
+  }
 }
 
 std::span<std::byte> FrameDecoder::prepare(size_t max) {
+  prepared_payload_ = filling_payload();
+  if (prepared_payload_) {
+    const size_t n = std::min(max, partial_->payload.size() - payload_have_);
+    return {partial_->payload.data() + payload_have_, n};
+  }
   reserve_tail(max);
   return {buffer_.get() + end_, max};
 }
 
 void FrameDecoder::commit(size_t n) {
-  end_ = std::min(end_ + n, capacity_);
+  if (prepared_payload_) {
+    payload_have_ = std::min(payload_have_ + n, partial_->payload.size());
+  } else {
+    end_ = std::min(end_ + n, capacity_);
+  }
+  prepared_payload_ = false;
 }
 
 Result<std::optional<Frame>> FrameDecoder::next() {
   if (failed_) return make_error(error_);
+  if (partial_.has_value()) {
+    if (filling_payload()) return std::optional<Frame>{};
+    std::optional<Frame> done = std::move(partial_);
+    partial_.reset();
+    payload_have_ = 0;
+    return done;
+  }
   const std::span<const std::byte> pending(buffer_.get() + begin_, end_ - begin_);
   if (pending.size() < kFrameHeaderBytes) return std::optional<Frame>{};
   auto header = decode_frame_header(pending.first<kFrameHeaderBytes>());
@@ -123,17 +143,24 @@ Result<std::optional<Frame>> FrameDecoder::next() {
     error_ = header.error().message;
     return header.error();
   }
-  const size_t total = kFrameHeaderBytes + size_t{header->message_bytes} + header->payload_bytes;
-  if (pending.size() < total) return std::optional<Frame>{};
+  const size_t head = kFrameHeaderBytes + size_t{header->message_bytes};
+  const size_t total = head + header->payload_bytes;
+  if (pending.size() < head) return std::optional<Frame>{};
   Frame frame;
   frame.header = *header;
   const auto msg = pending.subspan(kFrameHeaderBytes, header->message_bytes);
-  const auto payload =
-      pending.subspan(kFrameHeaderBytes + header->message_bytes, header->payload_bytes);
   frame.message.assign(msg.begin(), msg.end());
-  frame.payload.assign(payload.begin(), payload.end());
-  begin_ += total;
+  const auto payload = pending.subspan(head, std::min(pending.size(), total) - head);
+  frame.payload.resize(header->payload_bytes);
+  if (!payload.empty()) std::memcpy(frame.payload.data(), payload.data(), payload.size());
+  begin_ += head + payload.size();
   if (begin_ == end_) begin_ = end_ = 0;  // the next read starts at the front
+  if (payload.size() < header->payload_bytes) {
+    // The rest of the payload goes straight into the frame's buffer.
+    partial_ = std::move(frame);
+    payload_have_ = payload.size();
+    return std::optional<Frame>{};
+  }
   return std::optional<Frame>{std::move(frame)};
 }
 

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/io_buffer.h"
 #include "common/result.h"
 
 namespace tandem::net {
@@ -69,7 +70,7 @@ struct FrameHeader {
 struct Frame {
   FrameHeader header;
   std::vector<std::byte> message;  // protobuf bytes
-  std::vector<std::byte> payload;  // raw data
+  IoBuffer payload;                // raw data, page-aligned for O_DIRECT
 };
 
 // Appends one encoded frame to `out`. Lengths beyond the limits are a
@@ -88,21 +89,31 @@ Result<FrameHeader> decode_frame_header(std::span<const std::byte, kFrameHeaderB
 // Incremental decoder for a byte stream. Feed it what the socket returned,
 // then take frames until next() yields nothing. After an error it stays
 // failed: the connection must be closed.
+//
+// Once a frame's header and message are in and its payload is not, the
+// decoder allocates the frame's payload buffer and prepare() hands out the
+// rest of the payload itself, so that a large payload is read from the
+// socket straight into the buffer the disk write uses.
 class FrameDecoder {
  public:
   void feed(std::span<const std::byte> bytes);
   // For reading straight into the decoder (one copy fewer than feed()):
-  // prepare() returns `max` writable bytes at the end of the stream, the
-  // caller fills some and commit()s how many. The space is valid until the
-  // next call to any member.
+  // prepare() returns at most `max` writable bytes at the end of the
+  // stream (fewer while a payload is being filled: only what it still
+  // lacks), the caller fills some and commit()s how many. The space is
+  // valid until the next call to any member.
   std::span<std::byte> prepare(size_t max);
   void commit(size_t n);
   Result<std::optional<Frame>> next();
-  size_t buffered_bytes() const { return end_ - begin_; }
+  // Received bytes not yet handed out as frames.
+  size_t buffered_bytes() const { return end_ - begin_ + payload_have_; }
   bool failed() const { return failed_; }
 
  private:
   void reserve_tail(size_t n);
+  bool filling_payload() const {
+    return partial_.has_value() && payload_have_ < partial_->payload.size();
+  }
 
   // Bytes [begin_, end_) of buffer_ are received and not yet decoded. Not a
   // vector: growing it must not zero what a read overwrites anyway.
@@ -110,6 +121,11 @@ class FrameDecoder {
   size_t capacity_ = 0;
   size_t begin_ = 0;
   size_t end_ = 0;
+  // A frame whose payload is being received into partial_->payload; the
+  // first payload_have_ bytes are there.
+  std::optional<Frame> partial_;
+  size_t payload_have_ = 0;
+  bool prepared_payload_ = false;  // the last prepare() handed out payload space
   bool failed_ = false;
   std::string error_;
 };

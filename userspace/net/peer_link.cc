@@ -436,7 +436,7 @@ void PeerLink::on_connection_event(uint64_t id, uint32_t revents) {
         if (c == nullptr || c->phase == Connection::Phase::kClosing) break;
         // A short read emptied the socket: the next poll reports more data
         // (saves a read that would only fail with EAGAIN).
-        if (static_cast<size_t>(n) < kReadChunk) break;
+        if (static_cast<size_t>(n) < space.size()) break;
         continue;
       }
       if (n == 0) {

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include "free_port.h"
 
@@ -141,7 +142,7 @@ TEST_F(PeerLinkTest, ConnectsAuthenticatesAndCarriesFrames) {
   ASSERT_TRUE(b_.link->send(FrameType::kPing, 0, {}).ok());
   ASSERT_TRUE(run_until([&] { return !b_.frames.empty() && !a_.frames.empty(); }));
   EXPECT_EQ(b_.frames[0].header.type, FrameType::kWrite);
-  EXPECT_EQ(b_.frames[0].payload, payload);
+  EXPECT_TRUE(std::ranges::equal(b_.frames[0].payload, payload));
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(b_.frames[0].message.data()),
                         b_.frames[0].message.size()),
             msg);
@@ -181,7 +182,8 @@ TEST_F(PeerLinkTest, ABurstBeyondTheSocketBuffersArrivesWholeAndInOrder) {
     ASSERT_EQ(f.header.type, FrameType::kWrite) << i;
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(f.message.data()), f.message.size()),
               "frame " + std::to_string(i));
-    EXPECT_TRUE(f.payload == payload_of(i)) << "payload of frame " << i << " differs";
+    EXPECT_TRUE(std::ranges::equal(f.payload, payload_of(i)))
+        << "payload of frame " << i << " differs";
     EXPECT_EQ(b_.frames[2 * static_cast<size_t>(i) + 1].header.type, FrameType::kPing) << i;
   }
   EXPECT_EQ(a_.link->send_queue_bytes(), 0U);
