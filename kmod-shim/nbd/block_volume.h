@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "common/io_buffer.h"
+
 namespace tandem::nbd {
 
 enum class BlockOp : uint8_t { kRead, kWrite, kFlush, kTrim, kWriteZeroes };
@@ -25,7 +27,7 @@ struct BlockRequest {
   bool no_hole = false;  // write-zeroes must leave the range allocated
   // kWrite: the data (length bytes). kRead: the volume fills it with length
   // bytes on success.
-  std::vector<std::byte> data;
+  IoBuffer data;  // page-aligned: the O_DIRECT data path uses it as it is
 };
 
 // Block size constraints advertised to clients.

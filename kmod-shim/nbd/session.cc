@@ -4,6 +4,7 @@
 #include "nbd/session.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "common/log.h"
@@ -27,10 +28,38 @@ NbdSession::NbdSession(std::vector<ExportInfo> exports, std::string peer, Sessio
 }
 
 void NbdSession::receive(std::span<const std::byte> bytes) {
+  while (!bytes.empty()) {
+    const std::span<std::byte> space = prepare(bytes.size());
+    const size_t n = std::min(space.size(), bytes.size());
+    std::memcpy(space.data(), bytes.data(), n);
+    commit(n);
+    bytes = bytes.subspan(n);
+  }
+}
+
+std::span<std::byte> NbdSession::prepare(size_t max) {
+  prepared_payload_ = input_ == Input::kWritePayload && buffered() == 0;
+  if (prepared_payload_) {
+    const size_t n = std::min(max, payload_.size() - payload_have_);
+    return {payload_.data() + payload_have_, n};
+  }
+  if (in_.size() < in_used_ + max) in_.resize(in_used_ + max);
+  return {in_.data() + in_used_, max};
+}
+
+void NbdSession::commit(size_t n) {
   // After NBD_CMD_DISC the client must not send anything; whatever arrives
   // is ignored rather than parsed.
-  if (phase_ != Phase::kHandshake && phase_ != Phase::kTransmission) return;
-  in_.insert(in_.end(), bytes.begin(), bytes.end());
+  if (phase_ != Phase::kHandshake && phase_ != Phase::kTransmission) {
+    prepared_payload_ = false;
+    return;
+  }
+  if (prepared_payload_) {
+    payload_have_ = std::min(payload_have_ + n, payload_.size());
+  } else {
+    in_used_ = std::min(in_used_ + n, in_.size());
+  }
+  prepared_payload_ = false;
   pump();
 }
 
@@ -96,22 +125,24 @@ void NbdSession::pump() {
       on_request_header(peek(kRequestHeaderBytes));
       consume(kRequestHeaderBytes);
     } else {  // kWritePayload
-      const size_t want = pending_header_.length - payload_.size();
-      const size_t n = std::min(want, buffered());
-      const auto chunk = peek(n);
-      payload_.insert(payload_.end(), chunk.begin(), chunk.end());
+      const size_t n = std::min(payload_.size() - payload_have_, buffered());
+      if (n > 0) std::memcpy(payload_.data() + payload_have_, peek(n).data(), n);
+      payload_have_ += n;
       consume(n);
-      if (payload_.size() < pending_header_.length) break;
+      if (payload_have_ < payload_.size()) break;
       input_ = Input::kRequestHeader;
       on_request(pending_header_, std::move(payload_));
       payload_ = {};
+      payload_have_ = 0;
     }
   }
-  if (phase_ == Phase::kClosed || in_pos_ == in_.size()) {
-    in_.clear();
+  if (phase_ == Phase::kClosed || in_pos_ == in_used_) {
+    in_used_ = 0;
     in_pos_ = 0;
   } else if (in_pos_ >= kCompactBytes) {
-    in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(in_pos_));
+    const size_t live = in_used_ - in_pos_;
+    std::memmove(in_.data(), in_.data() + in_pos_, live);
+    in_used_ = live;
     in_pos_ = 0;
   }
 }
@@ -157,6 +188,7 @@ void NbdSession::close(std::string reason, bool violation) {
   ready_.clear();
   // The input buffer is left to pump(), which may still be reading from it.
   payload_.clear();
+  payload_have_ = 0;
 }
 
 }  // namespace tandem::nbd

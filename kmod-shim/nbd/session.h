@@ -56,6 +56,13 @@ class NbdSession {
   // Bytes received from the client. Bytes past what the session can parse
   // now are buffered; a caller honouring wants_input() keeps that small.
   void receive(std::span<const std::byte> bytes);
+  // For reading from the socket straight into the session (what receive()
+  // copies): prepare() returns at most `max` writable bytes (fewer while a
+  // write's payload is being received: only what it still lacks, so that
+  // the payload lands in the request's own buffer), the caller fills some
+  // and commit()s how many. The space is valid until the next call.
+  std::span<std::byte> prepare(size_t max);
+  void commit(size_t n);
   // The client closed its side.
   void peer_closed();
   // The runtime gives up on the connection (socket error, server stopping):
@@ -105,7 +112,7 @@ class NbdSession {
   // Input parsing.
   void pump();
   bool paused() const;
-  size_t buffered() const { return in_.size() - in_pos_; }
+  size_t buffered() const { return in_used_ - in_pos_; }
   std::span<const std::byte> peek(size_t n) const;
   void consume(size_t n);
 
@@ -125,7 +132,7 @@ class NbdSession {
 
   // Transmission (session_transmission.cc).
   void on_request_header(std::span<const std::byte> bytes);
-  void on_request(const RequestHeader& h, std::vector<std::byte> payload);
+  void on_request(const RequestHeader& h, IoBuffer payload);
   struct Refusal {
     uint32_t error;       // wire error value
     std::string message;  // for the client, when structured replies allow one
@@ -149,8 +156,9 @@ class NbdSession {
   Input input_ = Input::kClientFlags;
   std::string close_reason_;
 
-  std::vector<std::byte> in_;
+  IoBuffer in_;  // not zero-filled when a read grows it
   size_t in_pos_ = 0;
+  size_t in_used_ = 0;  // in_[0, in_used_) is received; the rest is prepared space
 
   bool no_zeroes_ = false;
   bool structured_ = false;  // NBD_OPT_STRUCTURED_REPLY was acknowledged
@@ -160,7 +168,9 @@ class NbdSession {
 
   std::optional<size_t> export_index_;
   RequestHeader pending_header_;
-  std::vector<std::byte> payload_;  // write data being received
+  IoBuffer payload_;               // write data being received, sized when the header came
+  size_t payload_have_ = 0;        // bytes of payload_ received
+  bool prepared_payload_ = false;  // the last prepare() handed out payload space
 
   std::deque<BlockRequest> ready_;
   struct Inflight {

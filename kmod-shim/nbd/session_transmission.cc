@@ -49,8 +49,8 @@ void NbdSession::on_request_header(std::span<const std::byte> bytes) {
       return;
     }
     pending_header_ = h;
-    payload_.clear();
-    payload_.reserve(h.length);
+    payload_.resize(h.length);  // not zero-filled: the client's bytes overwrite it
+    payload_have_ = 0;
     input_ = Input::kWritePayload;
     return;
   }
@@ -95,7 +95,7 @@ std::optional<NbdSession::Refusal> NbdSession::check_request(const RequestHeader
   return std::nullopt;
 }
 
-void NbdSession::on_request(const RequestHeader& h, std::vector<std::byte> payload) {
+void NbdSession::on_request(const RequestHeader& h, IoBuffer payload) {
   BlockOp op;
   switch (h.type) {
     case kCmdRead:
@@ -194,7 +194,7 @@ void NbdSession::complete(BlockRequest request, int error) {
       wire_error = kErrIo;
       message = "read returned the wrong number of bytes";
     } else {
-      data = std::move(request.data);
+      data.assign(request.data.begin(), request.data.end());
     }
   }
   send_reply(info.cookie, info.op == BlockOp::kRead, info.offset, wire_error, message,

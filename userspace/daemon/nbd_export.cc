@@ -138,11 +138,12 @@ void NbdExport::on_event(uint64_t id, uint32_t revents) {
   if (it == conns_.end()) return;
   Conn& c = *it->second;
   if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !c.eof && c.session->wants_input()) {
-    if (read_buffer_.size() != kReadChunk) read_buffer_.resize(kReadChunk);
-    std::vector<std::byte>& buf = read_buffer_;
-    const ssize_t n = recv(c.fd, buf.data(), buf.size(), 0);
+    // Straight into the session: a write's payload lands in the request's
+    // own (page-aligned) buffer.
+    const std::span<std::byte> space = c.session->prepare(kReadChunk);
+    const ssize_t n = recv(c.fd, space.data(), space.size(), 0);
     if (n > 0) {
-      c.session->receive(std::span(buf.data(), static_cast<size_t>(n)));
+      c.session->commit(static_cast<size_t>(n));
     } else if (n == 0) {
       c.eof = true;
       c.session->peer_closed();

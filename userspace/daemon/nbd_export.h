@@ -89,7 +89,6 @@ class NbdExport {
   std::string tcp_label_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
-  std::vector<std::byte> read_buffer_;  // reused for every receive
 };
 
 }  // namespace tandem::daemon

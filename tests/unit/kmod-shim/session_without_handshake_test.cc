@@ -51,7 +51,7 @@ TEST(SessionWithoutHandshake, WritesFlushAndFuaPass) {
   ASSERT_TRUE(w.has_value());
   EXPECT_EQ(w->op, BlockOp::kWrite);
   EXPECT_TRUE(w->fua);
-  EXPECT_EQ(w->data, test::pattern(512, 3));
+  EXPECT_EQ(test::plain(w->data), test::pattern(512, 3));
   auto f = s.next_request();
   ASSERT_TRUE(f.has_value());
   EXPECT_EQ(f->op, BlockOp::kFlush);

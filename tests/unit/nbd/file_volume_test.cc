@@ -33,14 +33,14 @@ BlockRequest req(BlockOp op, uint64_t offset, uint32_t length, Bytes data = {}) 
   r.op = op;
   r.offset = offset;
   r.length = length;
-  r.data = std::move(data);
+  r.data = io(data);
   return r;
 }
 
 Bytes read_back(FileVolume& v, uint64_t offset, uint32_t length) {
   BlockRequest r = req(BlockOp::kRead, offset, length);
   EXPECT_EQ(v.execute(r), 0);
-  return r.data;
+  return plain(r.data);
 }
 
 TEST(FileVolume, ReportsSizeAndFlags) {
@@ -135,7 +135,7 @@ TEST(FileVolume, SubmitCompletesOnAWorkerThread) {
   });
   auto [r, err] = read_done.get_future().get();
   EXPECT_EQ(err, 0);
-  EXPECT_EQ(r.data, pattern(512, 4));
+  EXPECT_EQ(plain(r.data), pattern(512, 4));
 }
 
 TEST(FileVolume, OpenErrorsNameThePath) {

@@ -2,6 +2,7 @@
 // order, bounds and flag checks, read-only refusal, malformed input and the
 // in-flight budget.
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,42 @@ class NbdTransmission : public ::testing::Test {
   std::unique_ptr<NbdSession> session_;
 };
 
+// Read from the socket through prepare/commit, a write's payload lands in
+// the block request's own buffer (page-aligned for O_DIRECT): once the
+// header is in, prepare() offers exactly what the payload lacks, and the
+// request carries that very buffer. A request after it parses as usual.
+TEST_F(NbdTransmission, AWritePayloadIsReadInPlaceIntoTheRequestBuffer) {
+  open();
+  const Bytes data = pattern(64 * 1024, 5);
+  const Bytes head = request(0, kCmdWrite, 77, 8192, static_cast<uint32_t>(data.size()));
+  const Bytes wire = concat({head, Bytes(data.begin(), data.begin() + 100)});
+  std::span<std::byte> space = s().prepare(wire.size());
+  ASSERT_GE(space.size(), wire.size());
+  std::memcpy(space.data(), wire.data(), wire.size());
+  s().commit(wire.size());
+  EXPECT_FALSE(s().next_request().has_value());
+
+  space = s().prepare(1 << 20);
+  ASSERT_EQ(space.size(), data.size() - 100);
+  std::memcpy(space.data(), data.data() + 100, space.size());
+  const std::byte* written_at = space.data();
+  s().commit(space.size());
+
+  auto req = s().next_request();
+  ASSERT_TRUE(req);
+  EXPECT_EQ(req->op, BlockOp::kWrite);
+  EXPECT_EQ(req->offset, 8192u);
+  EXPECT_EQ(plain(req->data), data);
+  EXPECT_EQ(req->data.data() + 100, written_at);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(req->data.data()) % kIoBufferAlignment, 0U);
+
+  s().receive(request(0, kCmdFlush, 78, 0, 0));
+  auto flush = s().next_request();
+  ASSERT_TRUE(flush);
+  EXPECT_EQ(flush->op, BlockOp::kFlush);
+  EXPECT_EQ(flush->cookie, 78u);
+}
+
 TEST_F(NbdTransmission, ReadBecomesABlockRequestAndTheReplyCarriesTheData) {
   open();
   s().receive(request(0, kCmdRead, 0xabcdef0102030405ULL, 4096, 512));
@@ -58,7 +95,7 @@ TEST_F(NbdTransmission, ReadBecomesABlockRequestAndTheReplyCarriesTheData) {
   EXPECT_EQ(s().inflight(), 1u);
   EXPECT_TRUE(out().empty());  // nothing until the volume completes
 
-  req->data = pattern(512, 7);
+  req->data = io(pattern(512, 7));
   s().complete(std::move(*req), 0);
   Reader r(out());
   const SimpleReply rep = read_simple_reply(r);
@@ -82,7 +119,7 @@ TEST_F(NbdTransmission, WriteCarriesThePayloadEvenWhenItArrivesInPieces) {
   EXPECT_EQ(req->op, BlockOp::kWrite);
   EXPECT_EQ(req->offset, 100u);
   EXPECT_TRUE(req->fua);
-  EXPECT_EQ(req->data, data);
+  EXPECT_EQ(plain(req->data), data);
   s().complete(std::move(*req), 0);
   Reader r(out());
   const SimpleReply rep = read_simple_reply(r);
@@ -120,9 +157,9 @@ TEST_F(NbdTransmission, CompletionsInAnyOrderAnswerTheRightCookies) {
   auto b = s().next_request();
   auto c = s().next_request();
   ASSERT_TRUE(a && b && c);
-  c->data = pattern(16, 3);
+  c->data = io(pattern(16, 3));
   s().complete(std::move(*c), 0);
-  a->data = pattern(16, 1);
+  a->data = io(pattern(16, 1));
   s().complete(std::move(*a), 0);
   s().complete(std::move(*b), EIO);
   Reader r(out());
@@ -145,9 +182,9 @@ TEST_F(NbdTransmission, DuplicateCookiesInFlightAreKeptApart) {
   auto b = s().next_request();
   ASSERT_TRUE(a && b);
   EXPECT_NE(a->id, b->id);
-  b->data = pattern(4, 2);
+  b->data = io(pattern(4, 2));
   s().complete(std::move(*b), 0);
-  a->data = pattern(4, 1);
+  a->data = io(pattern(4, 1));
   s().complete(std::move(*a), 0);
   Reader r(out());
   read_simple_reply(r);
@@ -293,7 +330,7 @@ TEST_F(NbdTransmission, InflightBudgetPausesParsingUntilACompletion) {
   ASSERT_TRUE(a && b);
   EXPECT_FALSE(s().next_request());
   EXPECT_FALSE(s().wants_input());
-  a->data = pattern(8, 0);
+  a->data = io(pattern(8, 0));
   s().complete(std::move(*a), 0);
   EXPECT_TRUE(s().next_request());  // the third was parsed from the buffer
 }
@@ -313,7 +350,7 @@ TEST_F(NbdTransmission, ShortReadFromTheVolumeIsReportedAsEio) {
   s().receive(request(0, kCmdRead, 1, 0, 64));
   auto req = s().next_request();
   ASSERT_TRUE(req);
-  req->data = pattern(10, 0);
+  req->data = io(pattern(10, 0));
   s().complete(std::move(*req), 0);
   Reader r(out());
   EXPECT_EQ(read_simple_reply(r).error, kErrIo);
@@ -356,7 +393,7 @@ TEST_F(NbdTransmission, StructuredReadIsOneDataChunkWithItsOffset) {
   s().receive(request(kCmdFlagDf, kCmdRead, 77, 8192, 100));
   auto req = s().next_request();
   ASSERT_TRUE(req);
-  req->data = pattern(100, 3);
+  req->data = io(pattern(100, 3));
   s().complete(std::move(*req), 0);
   Reader r(out());
   const Chunk c = read_chunk(r);

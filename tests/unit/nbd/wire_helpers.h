@@ -8,11 +8,20 @@
 #include <string>
 #include <vector>
 
+#include "common/io_buffer.h"
 #include "gtest/gtest.h"
 
 namespace tandem::nbd::test {
 
 using Bytes = std::vector<std::byte>;
+
+// Block request data is an IoBuffer; these convert for comparisons.
+inline IoBuffer io(const Bytes& b) {
+  return IoBuffer(b.begin(), b.end());
+}
+inline Bytes plain(const IoBuffer& b) {
+  return Bytes(b.begin(), b.end());
+}
 
 inline void be(Bytes& out, uint64_t v, int n) {
   for (int i = n - 1; i >= 0; --i) out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xff));
