@@ -5,8 +5,14 @@
 namespace tandem::core {
 
 bool start_new_generation(Metadata& md, uint64_t fresh, bool primary) {
-  if (md.bitmap_uuid != 0) return false;
-  md.bitmap_uuid = md.current_uuid;
+  if (md.bitmap_uuid == 0) {
+    md.bitmap_uuid = md.current_uuid;
+  } else if (sync_uuid_from_current(md.bitmap_uuid, md.current_uuid)) {
+    md.history_uuids[1] = md.history_uuids[0];
+    md.history_uuids[0] = md.current_uuid;
+  } else {
+    return false;
+  }
   md.current_uuid = with_role(fresh, primary);
   return true;
 }
@@ -19,7 +25,11 @@ bool set_primary_indicator(Metadata& md, bool primary) {
 }
 
 uint64_t begin_sync_as_source(Metadata& md, uint64_t fresh) {
-  md.bitmap_uuid = md.bitmap_uuid != 0 ? md.bitmap_uuid + kSyncUuidStep : fresh;
+  if (md.bitmap_uuid != 0) {
+    md.bitmap_uuid += kSyncUuidStep;
+  } else {
+    md.bitmap_uuid = names_history(md.current_uuid) ? md.current_uuid + kSyncUuidStep : fresh;
+  }
   if (md.bitmap_uuid == 0) md.bitmap_uuid = kSyncUuidStep;  // the sum wrapped to 0
   return md.bitmap_uuid;
 }

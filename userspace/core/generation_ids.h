@@ -43,16 +43,35 @@ inline uint64_t with_role(uint64_t uuid, bool primary) {
   return primary ? (uuid | kPrimaryIndicator) : (uuid & ~kPrimaryIndicator);
 }
 
+// A sync UUID made from the current UUID (begin_sync_as_source with no
+// bitmap UUID, then moved on by whole sync steps): the node sourced a sync
+// from the generation it shared with the peer and the sync has not ended.
+// The peer may never have adopted it (then it is still at `current`).
+inline bool sync_uuid_from_current(uint64_t bitmap_uuid, uint64_t current_uuid) {
+  constexpr uint64_t kLowBits = (kSyncUuidStep - 1) & ~kPrimaryIndicator;
+  return names_history(current_uuid) && bitmap_uuid != 0 &&
+         !same_generation(bitmap_uuid, current_uuid) &&
+         ((bitmap_uuid ^ current_uuid) & kLowBits) == 0;
+}
+
 // The node's writes stop reaching the peer: `bitmap := current`,
-// `current := fresh`. Only at the first divergence (bitmap UUID 0); returns
-// whether anything changed.
+// `current := fresh` at the first divergence (bitmap UUID 0). With a
+// bitmap UUID that is a sync UUID made from the current UUID (an
+// interrupted sync this node sourced over equal generations), the peer may
+// still be at the current UUID, so it must not stay current either:
+// `history := current`, `current := fresh`, the bitmap UUID is kept (its
+// bitmap covers what the sync had left and what is written from now on).
+// Otherwise (the node already diverged) nothing changes. Returns whether
+// anything changed.
 bool start_new_generation(Metadata& md, uint64_t fresh, bool primary);
 
 // Role change: the primary indicator of the current UUID follows the role.
 bool set_primary_indicator(Metadata& md, bool primary);
 
 // Start of a sync as source: the bitmap UUID becomes the sync UUID (bitmap +
-// kSyncUuidStep, or `fresh` when there was none). Returns the sync UUID.
+// kSyncUuidStep, or current + kSyncUuidStep when there was none, so that
+// it stays recognisable as one; `fresh` when the current UUID names no
+// history). Returns the sync UUID.
 uint64_t begin_sync_as_source(Metadata& md, uint64_t fresh);
 
 // Start of a sync as target: current := the source's sync UUID, bitmap := 0.

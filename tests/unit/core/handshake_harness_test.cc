@@ -1,6 +1,7 @@
 // The sync handshake end to end on two cores: discard-my-data, invalidate,
 // invalidate-remote, unrelated data, the unclean rule, an interrupted sync
-// resuming from its sync UUID, and the LogEvent every outcome produces.
+// resuming from its sync UUID, an interrupted sync source promoted apart,
+// and the LogEvent every outcome produces.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -336,6 +337,147 @@ TEST(HandshakeHarness, InterruptedSyncResumesFromItsSyncUuid) {
   EXPECT_EQ(p.h.a().disk, p.h.b().disk);
   EXPECT_EQ(p.h.a().metadata.bitmap_uuid, 0U);
   EXPECT_TRUE(same_generation(p.h.a().metadata.current_uuid, p.h.b().metadata.current_uuid));
+}
+
+// A node that went down (power cut) comes back: its persisted metadata,
+// disk and bitmap, and the unclean flag the activity log sets.
+void restart(const SimNode& from, SimNode& to) {
+  to.disk = from.disk;
+  DiskInfo d{kDisk, from.metadata};
+  d.unclean = true;
+  for (const auto& [start, end] : from.bitmap.ranges())
+    d.out_of_sync.emplace_back(start, end - start);
+  ASSERT_TRUE(to.core().attach(d).ok());
+}
+
+std::vector<std::byte> bytes_at(const SimNode& n, uint64_t offset, uint32_t length) {
+  return {n.disk.begin() + static_cast<std::ptrdiff_t>(offset),
+          n.disk.begin() + static_cast<std::ptrdiff_t>(offset + length)};
+}
+
+constexpr uint64_t kSharedUuid = 0xF7FC5A3C9E21D840;  // the story's generation C
+
+// mail02 went down as primary and comes back next to mail01 with the same
+// generation: the crashed primary is the sync source (rule 42) and moves
+// its bitmap UUID to a sync UUID. With `adopted` false the connection
+// breaks before mail01 hears of it (mail01 stays UpToDate at the shared
+// generation); otherwise mail01 has become the sync target (Inconsistent,
+// at the sync UUID) when the connection breaks.
+void interrupted_sync_from_crashed_primary(Pair& p, bool adopted) {
+  Metadata crashed = uptodate_metadata(kSharedUuid | kPrimaryIndicator);
+  crashed.primary = true;
+  p.attach_both(uptodate_metadata(kSharedUuid), crashed);
+  ASSERT_TRUE(p.h.a().core().connect().ok());
+  ASSERT_TRUE(p.h.b().core().connect().ok());
+  p.h.drain();
+  p.h.open_link();
+  ASSERT_TRUE(p.h.deliver_one(0));  // mail02 decides first
+  ASSERT_EQ(p.h.b().status().repl, ReplState::kSyncSource) << events(p.h.b());
+  EXPECT_TRUE(logged(p.h.b(), "bitmap-sync-source (rule 42")) << events(p.h.b());
+  const uint64_t sync_uuid = p.h.b().metadata.bitmap_uuid;
+  ASSERT_NE(sync_uuid, 0U);
+  if (adopted) {
+    ASSERT_TRUE(p.h.deliver_one(1));
+    ASSERT_TRUE(p.h.deliver_one(1));
+    ASSERT_EQ(p.h.a().status().repl, ReplState::kSyncTarget) << events(p.h.a());
+    ASSERT_TRUE(same_generation(p.h.a().metadata.current_uuid, sync_uuid));
+  }
+  p.h.cut_link();
+  ASSERT_TRUE(same_generation(p.h.b().metadata.current_uuid, kSharedUuid));
+  ASSERT_EQ(p.h.b().metadata.bitmap_uuid, sync_uuid);
+  ASSERT_EQ(p.h.a().status().disk, adopted ? DiskState::kInconsistent : DiskState::kUpToDate);
+}
+
+// Three-node simulator run (docs/simulation.md, "Findings"): mail02's sync
+// as source was interrupted before mail01 adopted the sync UUID; mail01 was
+// promoted apart and wrote, then lost power; mail02 was promoted apart and
+// acknowledged a write (sector 29). Its bitmap UUID being the sync UUID, it
+// started no new generation, so at the next connection mail01's bitmap UUID
+// equalled mail02's current UUID: mail01 became the bitmap sync source
+// (rule 70) and mail02's acknowledged write was overwritten. Both wrote
+// since they last shared data: a split brain.
+TEST(HandshakeHarness, InterruptedSyncSourcePromotedApartIsASplitBrainNotASyncTarget) {
+  Pair p;
+  interrupted_sync_from_crashed_primary(p, false);
+  ASSERT_TRUE(p.h.a().core().promote().ok());
+  p.h.a().write_pattern(64 * 1024, kBlock, 1);
+  p.h.run_until_quiet();
+  ASSERT_TRUE(p.h.b().core().promote().ok());
+  const uint64_t id = p.h.b().write_pattern(29 * 512, 512, 2);
+  p.h.run_until_quiet();
+  ASSERT_TRUE(p.h.b().done(id));
+  ASSERT_EQ(p.h.b().request(id).result, 0);
+  const std::vector<std::byte> acked = p.h.b().request(id).written;
+  // mail02 now holds a generation of its own.
+  EXPECT_FALSE(same_generation(p.h.b().metadata.current_uuid, kSharedUuid))
+      << format_generations(p.h.b().metadata);
+
+  // Both go down (still primary) and come back.
+  Pair q;
+  restart(p.h.a(), q.h.a());
+  restart(p.h.b(), q.h.b());
+  q.h.connect_both();
+  q.h.run_until_quiet();
+  EXPECT_TRUE(logged(q.h.a(), "split-brain")) << events(q.h.a());
+  EXPECT_TRUE(logged(q.h.b(), "split-brain")) << events(q.h.b());
+  EXPECT_NE(q.h.b().status().repl, ReplState::kSyncTarget);
+  EXPECT_EQ(q.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(bytes_at(q.h.b(), 29 * 512, 512), acked) << "mail02's acknowledged write was lost";
+  EXPECT_EQ(q.h.a().status().sync_bytes_sent, 0U);
+}
+
+// What the sync UUID rules were made for still holds when the interrupted
+// source is promoted apart and writes: a peer that neither adopted the sync
+// UUID nor wrote is resynchronized from the bitmap (rule 51) ...
+TEST(HandshakeHarness, InterruptedSyncSourcePromotedApartResyncsAnIdlePeerFromItsBitmap) {
+  Pair p;
+  interrupted_sync_from_crashed_primary(p, false);
+  ASSERT_TRUE(p.h.b().core().promote().ok());
+  const uint64_t id = p.h.b().write_pattern(29 * 512, 512, 2);
+  p.h.run_until_quiet();
+  ASSERT_TRUE(p.h.b().done(id));
+  ASSERT_TRUE(p.h.b().core().demote().ok());
+  p.h.establish();
+  p.h.run_until_quiet();
+  EXPECT_TRUE(logged(p.h.a(), "bitmap-sync-target (rule 51")) << events(p.h.a());  // was 36
+  EXPECT_EQ(p.h.a().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.a().disk, p.h.b().disk);
+  EXPECT_LE(p.h.b().status().sync_bytes_sent, kDisk / 4);
+}
+
+// ... and a peer that adopted it (the sync target, Inconsistent) resumes
+// from the bitmap (rule 50).
+TEST(HandshakeHarness, InterruptedSyncSourcePromotedApartResumesTheSyncFromItsBitmap) {
+  Pair p;
+  interrupted_sync_from_crashed_primary(p, true);
+  ASSERT_TRUE(p.h.b().core().promote().ok());
+  const uint64_t id = p.h.b().write_pattern(29 * 512, 512, 2);
+  p.h.run_until_quiet();
+  ASSERT_TRUE(p.h.b().done(id));
+  ASSERT_TRUE(p.h.b().core().demote().ok());
+  p.h.establish();
+  p.h.run_until_quiet();
+  EXPECT_TRUE(logged(p.h.a(), "bitmap-sync-target (rule 50")) << events(p.h.a());
+  EXPECT_EQ(p.h.a().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.a().disk, p.h.b().disk);
+  EXPECT_LE(p.h.b().status().sync_bytes_sent, kDisk / 4);
+}
+
+// Rule 70 as before when the interrupted source did not write: the peer
+// that was promoted apart and wrote is the bitmap sync source.
+TEST(HandshakeHarness, InterruptedSyncSourceThatWroteNothingIsTheTargetOfAPeerThatDid) {
+  Pair p;
+  interrupted_sync_from_crashed_primary(p, false);
+  ASSERT_TRUE(p.h.a().core().promote().ok());
+  p.h.a().write_pattern(64 * 1024, kBlock, 1);
+  p.h.run_until_quiet();
+  ASSERT_TRUE(p.h.a().core().demote().ok());
+  p.h.establish();
+  p.h.run_until_quiet();
+  EXPECT_TRUE(logged(p.h.b(), "bitmap-sync-target (rule 50")) << events(p.h.b());
+  EXPECT_TRUE(logged(p.h.a(), "bitmap-sync-source (rule 70")) << events(p.h.a());
+  EXPECT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.a().disk, p.h.b().disk);
 }
 
 TEST(HandshakeHarness, EveryOutcomeIsLoggedWithBothGenerations) {

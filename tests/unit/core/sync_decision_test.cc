@@ -27,6 +27,15 @@ DiskView up(uint64_t current, uint64_t bitmap = 0, uint64_t h0 = 0, uint64_t h1 
   return view(DiskState::kUpToDate, current, bitmap, h0, h1);
 }
 
+Metadata uptodate_metadata_for_test(uint64_t current, uint64_t history0) {
+  Metadata m;
+  m.current_uuid = current;
+  m.history_uuids = {history0, 0};
+  m.consistent = true;
+  m.up_to_date = true;
+  return m;
+}
+
 SyncVerdict mirror(SyncVerdict v) {
   switch (v) {
     case SyncVerdict::kSource:
@@ -307,9 +316,148 @@ TEST(GenerationIds, PrimaryIndicatorIsIgnoredInComparisons) {
   target.current_uuid = 0x50;
   EXPECT_TRUE(begin_sync_as_target(target, sync, false));
   EXPECT_EQ(target.current_uuid, sync);
-  Metadata fresh;
-  fresh.current_uuid = 0x90;
-  EXPECT_EQ(begin_sync_as_source(fresh, 0x1234), 0x1234U);
+  // Without a bitmap UUID the sync UUID is made from the current UUID, so
+  // that it stays recognisable (sync_uuid_from_current); from the
+  // just-created marker, a fresh one.
+  Metadata equal;
+  equal.current_uuid = 0x91;
+  EXPECT_EQ(begin_sync_as_source(equal, 0x1234), 0x91U + kSyncUuidStep);
+  EXPECT_TRUE(sync_uuid_from_current(equal.bitmap_uuid, 0x90));
+  EXPECT_FALSE(sync_uuid_from_current(md.bitmap_uuid, md.current_uuid));
+  Metadata created;
+  created.current_uuid = kJustCreatedUuid;
+  EXPECT_EQ(begin_sync_as_source(created, 0x1234), 0x1234U);
+}
+
+// Three-node simulator run (docs/simulation.md, "Findings"), with the
+// story's generations. beta crashed as primary; reconnected to alpha it is
+// the sync source over equal generations (rule 42), and the connection
+// breaks before alpha adopts the sync UUID. alpha is promoted apart and
+// writes; then beta is promoted apart and writes. Its bitmap UUID being a
+// sync UUID, beta started no new generation, and at the next connection
+// alpha's bitmap UUID equalled beta's current one: rule 70 made alpha the
+// bitmap sync source and beta's acknowledged writes were overwritten.
+TEST(GenerationIds, InterruptedSyncSourceStartsANewGenerationWhenItDivergesAgain) {
+  constexpr uint64_t kC = 0xF7FC5A3C9E21D840;      // shared generation
+  constexpr uint64_t kOlder = 0x3B0E77D1A4C62F18;  // history
+  constexpr uint64_t kSync = 0x9756B2E0C3D41A70;   // fresh UUID offered to the sync
+  constexpr uint64_t kA = 0x51FE90C2D7B36E08;      // alpha's promotion
+  constexpr uint64_t kB = 0x2C4D6E8FA1B3C5D8;      // beta's promotion
+  Metadata alpha = uptodate_metadata_for_test(kC, kOlder);
+  Metadata beta = uptodate_metadata_for_test(kC | kPrimaryIndicator, kOlder);
+
+  DiskView a = up(alpha.current_uuid, 0, kOlder);
+  DiskView b = up(beta.current_uuid, 0, kOlder);
+  b.unclean = b.crashed_primary = true;
+  name_nodes(a, b);
+  ASSERT_EQ(decide_sync(b, a).verdict, SyncVerdict::kSource);
+  ASSERT_EQ(decide_sync(b, a).match.rule, 42);
+  EXPECT_TRUE(set_primary_indicator(beta, false));  // it restarted as secondary
+  const uint64_t sync = begin_sync_as_source(beta, kSync);
+  EXPECT_TRUE(sync_uuid_from_current(sync, beta.current_uuid));
+
+  // alpha, still UpToDate at C (it never got the sync UUID), promoted apart.
+  const Metadata alpha_before = alpha;
+  EXPECT_TRUE(start_new_generation(alpha, kA, true));
+  // beta promoted apart: it must stop being current at C.
+  const Metadata beta_idle = beta;
+  EXPECT_TRUE(start_new_generation(beta, kB, true));
+  EXPECT_EQ(beta.current_uuid, kB | kPrimaryIndicator);
+  EXPECT_EQ(beta.bitmap_uuid, sync);  // its bitmap covers the sync's rest too
+  EXPECT_EQ(beta.history_uuids[0], kC);
+  EXPECT_EQ(beta.history_uuids[1], kOlder);
+  // Once is enough: it has diverged now.
+  Metadata again = beta;
+  EXPECT_FALSE(start_new_generation(again, 0x77, true));
+
+  auto view_of = [](const Metadata& md) {
+    return up(md.current_uuid, md.bitmap_uuid, md.history_uuids[0], md.history_uuids[1]);
+  };
+  auto check = [&](const char* what, const Metadata& l_md, const Metadata& p_md,
+                   SyncVerdict verdict, int rule) {
+    SCOPED_TRACE(what);
+    DiskView l = view_of(l_md);
+    DiskView p = view_of(p_md);
+    name_nodes(l, p);
+    const SyncDecision d = decide_sync(l, p);
+    EXPECT_EQ(d.verdict, verdict) << d.detail;
+    EXPECT_EQ(d.match.rule, rule) << d.detail;
+    const SyncDecision m = decide_sync(p, l);
+    EXPECT_EQ(m.verdict, mirror(verdict)) << m.detail;
+    const int mirrored = rule == 50 ? 70 : rule == 70 ? 50 : rule == 51 ? 71 : rule;
+    EXPECT_EQ(m.match.rule, mirrored) << m.detail;
+  };
+  // Both wrote: split brain (both diverged from C), never rule 70.
+  check("both wrote", alpha, beta, SyncVerdict::kRefuse, 91);
+  {
+    DiskView l = view_of(alpha);
+    DiskView p = view_of(beta);
+    name_nodes(l, p);
+    EXPECT_TRUE(decide_sync(l, p).split_brain);
+    EXPECT_EQ(compare_generations(l, p).relation, GenerationRelation::kSplitBrainAuto);
+  }
+  // Only beta wrote, alpha never got the sync UUID: bitmap sync (rule 51).
+  check("only beta wrote", alpha_before, beta, SyncVerdict::kTarget, 51);
+  // alpha adopted the sync UUID (sync target, Inconsistent): the sync
+  // resumes from the bitmap (rule 50).
+  Metadata target = alpha_before;
+  EXPECT_TRUE(begin_sync_as_target(target, sync, false));
+  {
+    DiskView l = view_of(target);
+    l.disk = DiskState::kInconsistent;
+    DiskView p = view_of(beta);
+    name_nodes(l, p);
+    const SyncDecision d = decide_sync(l, p);
+    EXPECT_EQ(d.verdict, SyncVerdict::kTarget) << d.detail;
+    EXPECT_FALSE(d.full) << d.detail;
+    EXPECT_EQ(d.match.rule, 50) << d.detail;
+  }
+  // Only alpha wrote: beta, which did not, is its bitmap target (rule 70).
+  check("only alpha wrote", alpha, beta_idle, SyncVerdict::kSource, 70);
+}
+
+// The sync was resumed (rule 35) and interrupted again before the peer
+// adopted any sync UUID: the sync UUID is two steps ahead of the generation
+// the peer holds. Still a new generation, and no sync over either node's
+// writes: a full sync to an idle peer (rule 60), a split brain for a human
+// against a peer that wrote (rule 100).
+TEST(GenerationIds, SyncUuidMoreThanOneStepAheadStillStartsANewGeneration) {
+  Metadata beta = uptodate_metadata_for_test(0x50, 0x30);
+  begin_sync_as_source(beta, 0x1234);
+  begin_sync_as_source(beta, 0x1234);
+  EXPECT_EQ(beta.bitmap_uuid, 0x50U + 2 * kSyncUuidStep);
+  EXPECT_TRUE(start_new_generation(beta, 0x60, true));
+  DiskView p = up(beta.current_uuid, beta.bitmap_uuid, beta.history_uuids[0]);
+  DiskView idle = up(0x50, 0, 0x30);
+  name_nodes(idle, p);
+  const SyncDecision d = decide_sync(idle, p);
+  EXPECT_EQ(d.verdict, SyncVerdict::kTarget) << d.detail;
+  EXPECT_TRUE(d.full) << d.detail;
+  EXPECT_EQ(d.match.rule, 60) << d.detail;
+  DiskView wrote = up(0x71, 0x50, 0x30);
+  name_nodes(wrote, p);
+  const SyncDecision w = decide_sync(wrote, p);
+  EXPECT_EQ(w.verdict, SyncVerdict::kRefuse) << w.detail;
+  EXPECT_TRUE(w.split_brain) << w.detail;
+  EXPECT_EQ(w.match.rule, 100) << w.detail;
+}
+
+// A node that already diverged keeps its bitmap UUID however often it loses
+// its peer (a primary disconnected twice; a sync it then sources from that
+// bitmap UUID): the peer still at the generation they shared resyncs from
+// the bitmap.
+TEST(GenerationIds, DivergedNodeStartsNoFurtherGeneration) {
+  Metadata md = uptodate_metadata_for_test(0x50, 0x30);
+  EXPECT_TRUE(start_new_generation(md, 0x60, true));
+  EXPECT_FALSE(start_new_generation(md, 0x70, true));
+  EXPECT_EQ(begin_sync_as_source(md, 0x1234), 0x50U + kSyncUuidStep);
+  EXPECT_FALSE(start_new_generation(md, 0x80, true));
+  EXPECT_EQ(md.current_uuid, 0x61U);
+  EXPECT_EQ(md.history_uuids[0], 0x30U);
+  DiskView l = up(0x50, 0, 0x30);
+  DiskView p = up(md.current_uuid, md.bitmap_uuid, md.history_uuids[0]);
+  name_nodes(l, p);
+  EXPECT_EQ(decide_sync(l, p).match.rule, 51);
 }
 
 }  // namespace

@@ -181,13 +181,17 @@ void TwoNodeHarness::connect_both() {
   establish();
 }
 
-void TwoNodeHarness::establish() {
+void TwoNodeHarness::open_link() {
   link_up_ = true;
   channel_[0].clear();
   channel_[1].clear();
   nodes_[0]->core_.on_connection_established(1);
   nodes_[1]->core_.on_connection_established(1);
   drain();
+}
+
+void TwoNodeHarness::establish() {
+  open_link();
   // Each side's first frame is its NodeState. Both are in flight at once,
   // so each node reads the other's even when the first to decide refuses
   // and closes the connection.

@@ -97,6 +97,10 @@ class TwoNodeHarness {
   // The handshake completes on both sides (they must be Connecting) and
   // their NodeState frames are exchanged.
   void establish();
+  // The handshake completes on both sides and each sends its NodeState,
+  // which stays in flight (deliver_one delivers it): a test can let one
+  // side decide and cut the link before the other hears of it.
+  void open_link();
   // The TCP connection breaks: frames in flight are lost, both sides told.
   void cut_link();
   bool link_up() const { return link_up_; }
