@@ -309,6 +309,7 @@ class Replicator {
   void on_resync_ack(const net::Frame& frame);
   void on_resync_read_done(uint64_t chunk_id, int error);
   void finish_sync_source_if_done();
+  bool forget_crash_as_primary();
   void on_sync_done_from_peer(const proto::NodeState& ns);
   void send_out_of_sync_set(bool reply_requested);
   void on_out_of_sync(const net::Frame& frame);

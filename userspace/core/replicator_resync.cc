@@ -498,14 +498,27 @@ void Replicator::finish_sync_source_if_done() {
   peer_view_.disk = DiskState::kUpToDate;
   peer_view_.current_uuid = md_.current_uuid;
   sync_done_ = sync_total_;
-  crashed_primary_ = false;
+  bool changed = forget_crash_as_primary();
   if (md_.bitmap_uuid != 0) {
     md_.history_uuids[1] = md_.history_uuids[0];
     md_.history_uuids[0] = md_.bitmap_uuid;
     md_.bitmap_uuid = 0;
-    persist_metadata();
+    changed = true;
   }
+  if (changed) persist_metadata();
   send_node_state(false, true);
+}
+
+// A finished sync copied this node's hot extents to the peer (or replaced
+// its data): a crash while primary before it no longer matters, and the
+// metadata must stop saying so, or a later unclean stop as secondary would
+// be taken for a crashed primary's (equal generations: rules 42 and 43).
+// Returns whether the metadata changed.
+bool Replicator::forget_crash_as_primary() {
+  crashed_primary_ = false;
+  if (role_ == Role::kPrimary || !md_.primary) return false;
+  md_.primary = false;
+  return true;
 }
 
 // ---------------------------------------------------------------- target
@@ -545,7 +558,7 @@ void Replicator::on_sync_done_from_peer(const proto::NodeState& ns) {
   md_.consistent = true;
   md_.up_to_date = true;
   md_.outdated = false;
-  crashed_primary_ = false;
+  forget_crash_as_primary();
   persist_metadata();
   clear_out_of_sync(0, size_);
   bitmap_complete_ = true;

@@ -426,6 +426,51 @@ TEST(HandshakeHarness, InterruptedSyncSourcePromotedApartIsASplitBrainNotASyncTa
   EXPECT_EQ(q.h.a().status().sync_bytes_sent, 0U);
 }
 
+// A crashed primary's resync ends its "crashed while primary" status in
+// the metadata too: mail01 crashed as primary and synced its hot extents to
+// mail02 (rule 42); later mail02 is primary, both lose power, and mail01,
+// a secondary this time, lost mail02's last write on the way to its disk
+// (protocol B allows that). mail02 is the crashed primary (rule 42): its
+// write survives. While mail01's metadata still said "primary", both looked
+// like crashed primaries (rule 43, the lower node id, mail01, as source)
+// and the acknowledged write was overwritten (three-node simulator run,
+// docs/simulation.md).
+TEST(HandshakeHarness, ACrashedPrimaryStopsBeingOneOnceItsResyncEnded) {
+  Pair p;
+  Metadata crashed = uptodate_metadata(kSharedUuid | kPrimaryIndicator);
+  crashed.primary = true;
+  p.attach_both(crashed, uptodate_metadata(kSharedUuid));
+  p.h.connect_both();
+  p.h.run_until_quiet();
+  ASSERT_TRUE(logged(p.h.a(), "bitmap-sync-source (rule 42")) << events(p.h.a());
+  ASSERT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_FALSE(p.h.a().metadata.primary) << "the sync ended, mail01 is secondary";
+
+  ASSERT_TRUE(p.h.b().core().promote().ok());
+  const uint64_t id = p.h.b().write_pattern(8 * kBlock, kBlock, 3);
+  p.h.run_until_quiet();
+  ASSERT_TRUE(p.h.b().done(id));
+  const std::vector<std::byte> acked = p.h.b().request(id).written;
+  ASSERT_EQ(bytes_at(p.h.a(), 8 * kBlock, kBlock), acked);
+
+  Pair q;
+  SimNode lost = p.h.a();
+  scribble(lost.disk, 8 * kBlock, kBlock, 9);  // the write did not reach mail01's platter
+  restart(lost, q.h.a());
+  // mail02's activity log names the extent of its last write (hot).
+  q.h.b().disk = p.h.b().disk;
+  DiskInfo hot{kDisk, p.h.b().metadata};
+  hot.unclean = true;
+  hot.out_of_sync = {{8 * kBlock, kBlock}};
+  ASSERT_TRUE(q.h.b().core().attach(hot).ok());
+  q.h.connect_both();
+  q.h.run_until_quiet();
+  EXPECT_TRUE(logged(q.h.b(), "bitmap-sync-source (rule 42")) << events(q.h.b());
+  EXPECT_EQ(q.h.a().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(bytes_at(q.h.a(), 8 * kBlock, kBlock), acked) << "mail02's acknowledged write was lost";
+  EXPECT_EQ(q.h.a().disk, q.h.b().disk);
+}
+
 // What the sync UUID rules were made for still holds when the interrupted
 // source is promoted apart and writes: a peer that neither adopted the sync
 // UUID nor wrote is resynchronized from the bitmap (rule 51) ...
