@@ -329,13 +329,24 @@ void Replicator::pump_resync() {
                        conn_ == ConnState::kConnected && local_usable() && !sync_paused();
   const bool verifying = verify_running_ && verify_source_;
   if (syncing || verifying) {
+    // Up to `limit` chunks being read (or compared), and as many more sent
+    // and waiting for the peer's acknowledgement: the source reads on
+    // while the target writes, instead of waiting a whole round trip per
+    // slot.
     const uint64_t limit = std::min<uint64_t>(config_.resync_max_in_flight, kMaxServedDigests);
-    uint64_t live = live_chunks(ChunkKind::kSync) + live_chunks(ChunkKind::kVerify);
-    while (live < limit) {
+    uint64_t live = 0;
+    uint64_t early = 0;
+    chunks_.for_each([&](uint64_t, const ResyncChunk& c) {
+      if (c.kind == ChunkKind::kServeDigest || c.abandoned) return;
+      ++live;
+      if (c.stage != ChunkStage::kAwaitAck) ++early;
+    });
+    while (early < limit && live < 2 * limit) {
       ResyncChunk c;
       if (!(syncing ? next_sync_chunk(c) : next_verify_chunk(c))) break;
       chunks_.insert(std::move(c));
       ++live;
+      ++early;
     }
   }
   // submit_io and send only add to other containers, so iterating chunks_
