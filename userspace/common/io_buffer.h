@@ -23,8 +23,10 @@ struct IoBufferAllocator {
   T* allocate(size_t n) {
     return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{kIoBufferAlignment}));
   }
-  void deallocate(T* p, size_t n) noexcept {
-    ::operator delete (p, n * sizeof(T), std::align_val_t{kIoBufferAlignment});
+  void deallocate(T* p, size_t) noexcept {
+    // The unsized form: clang declares the sized one only with
+    // -fsized-deallocation.
+    ::operator delete (p, std::align_val_t{kIoBufferAlignment});
   }
   // resize() default-initializes: no zero fill.
   template <typename U>

@@ -1,7 +1,7 @@
 // Feeds arbitrary bytes, in arbitrary chunk sizes, to the peer frame
 // decoder, alternately through feed() and through prepare()/commit() as the
-// peer link reads. Every decoded frame must respect the announced lengths
-// and limits, and the decoder's buffer stays bounded.
+// peer link reads (a payload then lands in the frame's own buffer). Every decoded frame must
+// respect the announced lengths and limits, and the decoder's buffer stays bounded.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -23,9 +23,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if ((off / chunk) % 2 == 0) {
       dec.feed(std::span<const std::byte>(bytes + off, len));
     } else {
-      const std::span<std::byte> space = dec.prepare(len + 7);
-      std::memcpy(space.data(), bytes + off, len);
-      dec.commit(len);
+      // prepare() may offer less than asked (the rest of a payload being
+      // filled): copy in as many rounds as it takes, as the peer link reads.
+      for (size_t done = 0; done < len;) {
+        const std::span<std::byte> space = dec.prepare(len - done + 7);
+        if (space.empty()) std::abort();
+        const size_t m = space.size() < len - done ? space.size() : len - done;
+        std::memcpy(space.data(), bytes + off + done, m);
+        dec.commit(m);
+        done += m;
+      }
     }
     // At most one incomplete frame is buffered after next() ran dry.
     if (dec.buffered_bytes() > kFrameHeaderBytes + kMaxMessageBytes + kMaxPayloadBytes + chunk) {
