@@ -135,6 +135,16 @@ case "$scenario" in
     cmp -n 268435456 "$work/data.bin" "$work/alpha.img" || fail "alpha does not hold the written data"
     cmp -n 268435456 "$work/data.bin" "$work/beta.img" || fail "beta does not hold the written data"
     same_data || fail "backing devices differ"
+    # A 1 MiB write (the largest request, FUA, its own random data) at an
+    # offset that is not a multiple of its size, found on both nodes.
+    head -c 1M /dev/urandom > "$work/piece.bin"
+    qemu-io -f raw -c "write -f -s $work/piece.bin 65540K 1M" "$(uri alpha)" > /dev/null ||
+      fail "1 MiB write failed"
+    for img in alpha beta; do
+      cmp -i 0:67112960 -n 1048576 "$work/piece.bin" "$work/$img.img" || fail "$img lacks the 1 MiB write"
+    done
+    cmp -i 68161536 -n 4096 "$work/data.bin" "$work/beta.img" || fail "the 1 MiB write touched data after it"
+    same_data || fail "backing devices differ after the 1 MiB write"
     # Write-zeroes larger than one request (the daemon splits it), with FUA.
     qemu-io -f raw -c "write -z -f 4M 9M" "$(uri alpha)" > /dev/null || fail "write-zeroes failed"
     qemu-io -f raw -c "read -P 0 4M 9M" "$(uri alpha)" | grep -q "read 9437184" || fail "zeroes not read back"
