@@ -182,7 +182,10 @@ SyncDecision decide(const DiskView& l, const DiskView& p, const HandshakePolicy&
   if (l_inc || p_inc) {
     // Disk states decide the direction. The bitmaps suffice when the
     // Inconsistent side derives from the other side's generation (an
-    // interrupted sync); anything else copies everything.
+    // interrupted sync), or when both diverged from one generation that
+    // both bitmaps start at (an auto-recoverable split brain whose victim's
+    // sync was interrupted before the sync UUID reached it); anything else
+    // copies everything.
     if (!(l_inc ? p_up : l_up)) {
       return make(SyncVerdict::kNoSync, false, m, "no-sync",
                   "Inconsistent against " + std::string(to_string(l_inc ? p.disk : l.disk)) +
@@ -190,7 +193,8 @@ SyncDecision decide(const DiskView& l, const DiskView& p, const HandshakePolicy&
     }
     const bool bitmap = m.relation == GenerationRelation::kEqual ||
                         m.relation == GenerationRelation::kBitmapSource ||
-                        m.relation == GenerationRelation::kBitmapTarget;
+                        m.relation == GenerationRelation::kBitmapTarget ||
+                        m.relation == GenerationRelation::kSplitBrainAuto;
     return sync(!l_inc, !bitmap, m,
                 "disk states (generations: " + std::string(to_string(m.relation)) + ")");
   }

@@ -96,6 +96,12 @@ TEST(SyncDecision, OutcomeTable) {
        SyncVerdict::kTarget, false, 51, "bitmap-sync-target"},
       {"split brain after a sync UUID that did not get through", up(0x71, 0x51 + kSyncUuidStep),
        up(0x81, 0x50), SyncVerdict::kRefuse, false, 91, "split-brain-unresolved"},
+      // The victim of an auto-recoverable split brain became Inconsistent
+      // as sync target and the connection broke before the sync UUID
+      // reached it: both bitmaps still start at the shared generation.
+      {"interrupted split-brain recovery resumes from the bitmaps",
+       view(DiskState::kInconsistent, 0x71, 0x51), up(0x81, 0x50), SyncVerdict::kTarget, false, 90,
+       "bitmap-sync-target"},
       {"split brain from different generations", up(0x71, 0x61, 0x40), up(0x81, 0x91, 0x40),
        SyncVerdict::kRefuse, false, 100, "split-brain-unresolved"},
       {"unrelated data", up(0x70, 0, 0x60), up(0x80, 0, 0x90), SyncVerdict::kRefuse, false, 110,
