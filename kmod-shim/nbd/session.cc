@@ -38,7 +38,10 @@ void NbdSession::receive(std::span<const std::byte> bytes) {
 }
 
 std::span<std::byte> NbdSession::prepare(size_t max) {
-  prepared_payload_ = input_ == Input::kWritePayload && buffered() == 0;
+  // Only while a payload still lacks bytes: after close() cleared it, an
+  // empty span here would stall a caller that loops until its bytes are in.
+  prepared_payload_ =
+      input_ == Input::kWritePayload && buffered() == 0 && payload_have_ < payload_.size();
   if (prepared_payload_) {
     const size_t n = std::min(max, payload_.size() - payload_have_);
     return {payload_.data() + payload_have_, n};
