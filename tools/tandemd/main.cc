@@ -209,7 +209,10 @@ int main(int argc, char** argv) {
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   const int sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
-  auto loop = tandem::daemon::EventLoop::create();
+  // Everything runs on this thread: the ring may defer completion work
+  // until the loop waits (EventLoop::Threading).
+  auto loop = tandem::daemon::EventLoop::create(
+      256, tandem::daemon::EventLoop::Threading::kCreatingThreadOnly);
   if (loop) {
     // Spinning helps only when the task being waited for runs on another
     // CPU.

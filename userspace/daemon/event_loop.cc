@@ -20,15 +20,22 @@ std::string errno_text(int e) {
 
 }  // namespace
 
-Result<std::unique_ptr<EventLoop>> EventLoop::create(unsigned ring_entries) {
+Result<std::unique_ptr<EventLoop>> EventLoop::create(unsigned ring_entries, Threading threading) {
   std::unique_ptr<EventLoop> loop(new EventLoop());
+  int r = -EINVAL;
+  if (threading == Threading::kCreatingThreadOnly) {
+    // Completion work (posting a poll's or a disk request's result) runs
+    // when this thread next waits for or polls the ring, all at once; a
+    // completion arriving while the loop is busy costs it no interruption.
+    r = io_uring_queue_init(ring_entries, &loop->ring_,
+                            IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+    loop->defers_task_run_ = r == 0;
+  }
   // Completions of file I/O that io_uring hands to its worker threads are
   // delivered when the loop next enters the kernel, not by interrupting it
   // as each one finishes (fewer context switches per write). Kernels before
-  // 5.19 refuse the flag: fall back to a plain ring. (SINGLE_ISSUER and
-  // DEFER_TASKRUN would save more, but bind the ring to one thread, and
-  // tests create a loop on one thread and run it on another.)
-  int r = io_uring_queue_init(ring_entries, &loop->ring_, IORING_SETUP_COOP_TASKRUN);
+  // 5.19 refuse the flag: fall back to a plain ring.
+  if (r == -EINVAL) r = io_uring_queue_init(ring_entries, &loop->ring_, IORING_SETUP_COOP_TASKRUN);
   if (r == -EINVAL) r = io_uring_queue_init(ring_entries, &loop->ring_, 0);
   if (r < 0) {
     return make_error("cannot set up the event loop's io_uring: " + errno_text(-r) +
@@ -85,7 +92,7 @@ void EventLoop::arm(WatchId id, Watch& w) {
   tokens_[token] = id;
 }
 
-void EventLoop::disarm(Watch& w) {
+void EventLoop::disarm(Watch& w, bool release_file) {
   if (w.armed_token == 0) {
     return;
   }
@@ -97,6 +104,9 @@ void EventLoop::disarm(Watch& w) {
     // file, so a socket closed right after unwatch() would otherwise stay
     // open (a listener would keep its port) until the end of the round.
     io_uring_submit(&ring_);
+    // A deferring ring finishes the cancelled poll, and drops its
+    // reference, only when its completion work runs: run it now.
+    if (release_file && defers_task_run_) io_uring_get_events(&ring_);
   }
   w.armed_token = 0;
 }
@@ -121,7 +131,7 @@ void EventLoop::set_events(WatchId id, uint32_t events) {
   if (w.dispatching) {
     return;  // re-armed with the new events after the callback
   }
-  disarm(w);
+  disarm(w, false);
   arm(id, w);
 }
 
@@ -130,7 +140,7 @@ void EventLoop::unwatch(WatchId id) {
   if (it == watches_.end()) {
     return;
   }
-  disarm(it->second);
+  disarm(it->second, true);
   watches_.erase(it);
 }
 

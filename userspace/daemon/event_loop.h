@@ -37,7 +37,16 @@ class EventLoop {
   using FdCallback = std::function<void(uint32_t revents)>;
   using TimerCallback = std::function<void()>;
 
-  static Result<std::unique_ptr<EventLoop>> create(unsigned ring_entries = 256);
+  // Which threads use the loop. kAnyThread: it may be created on one thread
+  // and run on another (tests and embedders do). kCreatingThreadOnly: every
+  // call except post() comes from the thread that created it; the kernel
+  // then runs completion work only when the loop asks for events, in one
+  // batch, instead of as each completion arrives
+  // (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, Linux 6.1 and
+  // later; older kernels get kAnyThread's ring). tandemd uses it.
+  enum class Threading { kAnyThread, kCreatingThreadOnly };
+  static Result<std::unique_ptr<EventLoop>> create(unsigned ring_entries = 256,
+                                                   Threading threading = Threading::kAnyThread);
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -88,6 +97,10 @@ class EventLoop {
   // Rounds whose completions busy polling found (without sleeping).
   uint64_t polled_rounds() const { return polled_rounds_; }
 
+  // Whether completion work waits for the loop (kCreatingThreadOnly on a
+  // kernel that supports it).
+  bool defers_task_run() const { return defers_task_run_; }
+
   size_t watch_count() const { return watches_.size(); }
   size_t timer_count() const { return timers_.size(); }
 
@@ -102,7 +115,8 @@ class EventLoop {
 
   EventLoop() = default;
   void arm(WatchId id, Watch& w);
-  void disarm(Watch& w);
+  // release_file: the caller may close the fd next (unwatch).
+  void disarm(Watch& w, bool release_file);
   io_uring_sqe* get_sqe();
   void on_completion(uint64_t token, int32_t res);
   void run_timers();
@@ -111,6 +125,7 @@ class EventLoop {
 
   io_uring ring_{};
   bool ring_ready_ = false;
+  bool defers_task_run_ = false;
   int wake_fd_ = -1;
   bool stopping_ = false;
   std::chrono::microseconds busy_poll_{0};

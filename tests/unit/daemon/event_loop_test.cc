@@ -1,11 +1,18 @@
 #include "daemon/event_loop.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
 #include <thread>
 
 namespace tandem::daemon {
@@ -13,11 +20,24 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::unique_ptr<EventLoop> make_loop() {
-  auto loop = EventLoop::create();
-  EXPECT_TRUE(loop.ok()) << (loop.ok() ? "" : loop.error().message);
-  return std::move(loop).value();
-}
+// Every behaviour holds for both ways of setting up the ring.
+class EventLoopTest : public ::testing::TestWithParam<EventLoop::Threading> {
+ protected:
+  std::unique_ptr<EventLoop> make_loop() {
+    auto loop = EventLoop::create(256, GetParam());
+    EXPECT_TRUE(loop.ok()) << (loop.ok() ? "" : loop.error().message);
+    return std::move(loop).value();
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Threading, EventLoopTest,
+                         ::testing::Values(EventLoop::Threading::kAnyThread,
+                                           EventLoop::Threading::kCreatingThreadOnly),
+                         [](const ::testing::TestParamInfo<EventLoop::Threading>& p) {
+                           return p.param == EventLoop::Threading::kAnyThread
+                                      ? std::string("AnyThread")
+                                      : std::string("CreatingThreadOnly");
+                         });
 
 // Runs rounds until `done` or 2 s passed.
 template <typename Pred>
@@ -38,7 +58,7 @@ struct SocketPair {
   }
 };
 
-TEST(EventLoop, ReadinessIsReportedAndReArmedUntilDrained) {
+TEST_P(EventLoopTest, ReadinessIsReportedAndReArmedUntilDrained) {
   auto loop = make_loop();
   SocketPair sp;
   int calls = 0;
@@ -58,7 +78,7 @@ TEST(EventLoop, ReadinessIsReportedAndReArmedUntilDrained) {
   EXPECT_EQ(calls, 3);
 }
 
-TEST(EventLoop, UnwatchStopsCallbacksEvenFromInsideTheCallback) {
+TEST_P(EventLoopTest, UnwatchStopsCallbacksEvenFromInsideTheCallback) {
   auto loop = make_loop();
   SocketPair sp;
   int calls = 0;
@@ -74,7 +94,7 @@ TEST(EventLoop, UnwatchStopsCallbacksEvenFromInsideTheCallback) {
   EXPECT_EQ(loop->watch_count(), 1u);  // only the internal wake-up eventfd
 }
 
-TEST(EventLoop, SetEventsSwitchesBetweenReadAndWrite) {
+TEST_P(EventLoopTest, SetEventsSwitchesBetweenReadAndWrite) {
   auto loop = make_loop();
   SocketPair sp;
   int writable = 0;
@@ -92,7 +112,7 @@ TEST(EventLoop, SetEventsSwitchesBetweenReadAndWrite) {
   EXPECT_TRUE(run_until(*loop, [&] { return readable == 1; }));
 }
 
-TEST(EventLoop, TimersFireInDeadlineOrderAndCanBeCancelled) {
+TEST_P(EventLoopTest, TimersFireInDeadlineOrderAndCanBeCancelled) {
   auto loop = make_loop();
   std::vector<int> order;
   // Before the timers are armed: their deadlines count from add_timer().
@@ -108,7 +128,7 @@ TEST(EventLoop, TimersFireInDeadlineOrderAndCanBeCancelled) {
   EXPECT_EQ(loop->timer_count(), 0u);
 }
 
-TEST(EventLoop, WaitIsCutShortByTheNextTimer) {
+TEST_P(EventLoopTest, WaitIsCutShortByTheNextTimer) {
   auto loop = make_loop();
   bool fired = false;
   loop->add_timer(20ms, [&] { fired = true; });
@@ -118,7 +138,7 @@ TEST(EventLoop, WaitIsCutShortByTheNextTimer) {
   EXPECT_LT(Clock::now() - start, 1000ms);
 }
 
-TEST(EventLoop, PostFromAnotherThreadWakesTheLoop) {
+TEST_P(EventLoopTest, PostFromAnotherThreadWakesTheLoop) {
   auto loop = make_loop();
   bool ran = false;
   std::thread t([&] {
@@ -135,7 +155,7 @@ TEST(EventLoop, PostFromAnotherThreadWakesTheLoop) {
   EXPECT_LT(Clock::now() - start, 900ms);  // run() waits up to 1 s per round otherwise
 }
 
-TEST(EventLoop, HangupIsReported) {
+TEST_P(EventLoopTest, HangupIsReported) {
   auto loop = make_loop();
   SocketPair sp;
   uint32_t seen = 0;
@@ -152,7 +172,7 @@ TEST(EventLoop, HangupIsReported) {
 // the window without sleeping; a round not asked to poll sleeps as before.
 // (The window is generous so that a loaded machine still delivers the byte
 // within it; only whether the answer was found by polling is asserted.)
-TEST(EventLoop, BusyPollFindsTheAnswerOnlyWhenAsked) {
+TEST_P(EventLoopTest, BusyPollFindsTheAnswerOnlyWhenAsked) {
   auto loop = make_loop();
   loop->set_busy_poll(std::chrono::microseconds(2'000'000));
   SocketPair sp;
@@ -175,6 +195,85 @@ TEST(EventLoop, BusyPollFindsTheAnswerOnlyWhenAsked) {
     writer.join();
     EXPECT_EQ(loop->polled_rounds(), polled + (ask ? 1 : 0)) << (ask ? "asked" : "not asked");
   }
+}
+
+// unwatch() lets go of the file at once: a listener closed right after it
+// frees its port, so that the same callback may listen on it again (a
+// reconnect with new net options does).
+TEST_P(EventLoopTest, AListenerClosedAfterUnwatchFreesItsPortAtOnce) {
+  auto loop = make_loop();
+  const auto listener = [] {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    return fd;
+  };
+  int fd = listener();
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(fd, 4), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const EventLoop::WatchId id = loop->watch(fd, POLLIN, [](uint32_t) {});
+  ASSERT_TRUE(loop->run_once(0ms).ok());  // the poll is armed in the kernel
+  bool rebound = false;
+  loop->add_timer(0ms, [&] {
+    loop->unwatch(id);
+    close(fd);
+    fd = listener();
+    rebound = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && listen(fd, 4) == 0;
+  });
+  ASSERT_TRUE(run_until(*loop, [&] { return loop->timer_count() == 0; }));
+  EXPECT_TRUE(rebound) << "port " << ntohs(addr.sin_port) << ": " << std::strerror(errno);
+  close(fd);
+}
+
+// File I/O completes through the loop's ring in either mode: a write, then
+// a read of the same bytes, each callback run by the round that finds it.
+TEST_P(EventLoopTest, FileWriteThenReadCompleteThroughTheLoop) {
+  auto loop = make_loop();
+  char path[] = "/tmp/tandem-event-loop-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  unlink(path);
+  char out[4096];
+  for (size_t i = 0; i < sizeof out; ++i) out[i] = static_cast<char>(i * 7);
+  int32_t wrote = 0;
+  loop->submit_io(EventLoop::FileOp::kWrite, fd, out, sizeof out, 8192, false,
+                  [&](int32_t r) { wrote = r; });
+  EXPECT_EQ(loop->io_in_flight(), 1u);
+  ASSERT_TRUE(run_until(*loop, [&] { return wrote != 0; }));
+  EXPECT_EQ(wrote, static_cast<int32_t>(sizeof out));
+  char in[4096] = {};
+  int32_t got = 0;
+  loop->submit_io(EventLoop::FileOp::kRead, fd, in, sizeof in, 8192, false,
+                  [&](int32_t r) { got = r; });
+  ASSERT_TRUE(run_until(*loop, [&] { return got != 0; }));
+  EXPECT_EQ(got, static_cast<int32_t>(sizeof in));
+  EXPECT_EQ(std::memcmp(in, out, sizeof in), 0);
+  EXPECT_EQ(loop->io_in_flight(), 0u);
+  close(fd);
+}
+
+// A single-thread loop defers completion work wherever the kernel can
+// (Linux 6.1 and later); a loop for any thread never does.
+TEST_P(EventLoopTest, DefersCompletionWorkOnlyWhenSingleThreaded) {
+  auto loop = make_loop();
+  if (GetParam() == EventLoop::Threading::kAnyThread) {
+    EXPECT_FALSE(loop->defers_task_run());
+    return;
+  }
+  utsname u{};
+  ASSERT_EQ(uname(&u), 0);
+  int major = 0;
+  int minor = 0;
+  ASSERT_EQ(std::sscanf(u.release, "%d.%d", &major, &minor), 2) << u.release;
+  if (major < 6 || (major == 6 && minor < 1)) {
+    GTEST_SKIP() << "kernel " << u.release << " predates IORING_SETUP_DEFER_TASKRUN (6.1)";
+  }
+  EXPECT_TRUE(loop->defers_task_run()) << "kernel " << u.release;
 }
 
 }  // namespace
