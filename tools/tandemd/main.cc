@@ -211,8 +211,9 @@ int main(int argc, char** argv) {
 
   // Everything runs on this thread: the ring may defer completion work
   // until the loop waits (EventLoop::Threading).
-  auto loop = tandem::daemon::EventLoop::create(
-      256, tandem::daemon::EventLoop::Threading::kCreatingThreadOnly);
+  using tandem::daemon::EventLoop;
+  auto loop =
+      EventLoop::create(EventLoop::kDefaultRingEntries, EventLoop::Threading::kCreatingThreadOnly);
   if (loop) {
     // Spinning helps only when the task being waited for runs on another
     // CPU.

@@ -45,7 +45,8 @@ class EventLoop {
   // (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, Linux 6.1 and
   // later; older kernels get kAnyThread's ring). tandemd uses it.
   enum class Threading { kAnyThread, kCreatingThreadOnly };
-  static Result<std::unique_ptr<EventLoop>> create(unsigned ring_entries = 256,
+  static constexpr unsigned kDefaultRingEntries = 256;
+  static Result<std::unique_ptr<EventLoop>> create(unsigned ring_entries = kDefaultRingEntries,
                                                    Threading threading = Threading::kAnyThread);
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;

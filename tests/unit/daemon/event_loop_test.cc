@@ -24,7 +24,7 @@ using namespace std::chrono_literals;
 class EventLoopTest : public ::testing::TestWithParam<EventLoop::Threading> {
  protected:
   std::unique_ptr<EventLoop> make_loop() {
-    auto loop = EventLoop::create(256, GetParam());
+    auto loop = EventLoop::create(EventLoop::kDefaultRingEntries, GetParam());
     EXPECT_TRUE(loop.ok()) << (loop.ok() ? "" : loop.error().message);
     return std::move(loop).value();
   }
