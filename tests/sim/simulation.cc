@@ -465,7 +465,9 @@ core::ReplicatorConfig ResourceSim::config(int i) {
   c.timeout_ms = 600;
   c.ko_count = 4;
   c.resync_chunk_bytes = 16 * 1024;
-  c.resync_max_in_flight = 3;
+  // Chunks read at once, and as many awaiting acks: 1 to 16 per node
+  // (tandemd's default max-buffers gives 16).
+  c.resync_max_in_flight = 1 + static_cast<uint32_t>(c_.rand(16));
   c.after_sb_0pri = sb_policy_.p0;
   c.after_sb_1pri = sb_policy_.p1;
   c.after_sb_2pri = sb_policy_.p2;

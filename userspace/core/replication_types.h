@@ -158,8 +158,8 @@ struct ReplicatorConfig {
   uint32_t timeout_ms = 6'000;  // ack timeout unit for ko-count
   uint32_t ko_count = 7;        // 0: never declare a slow peer dead
   uint32_t resync_chunk_bytes = 256 * 1024;
-  // Chunks a sync source reads at once; as many more may wait for the
-  // peer's acknowledgement.
+  // Chunks a sync or verify source reads at once; as many more may wait
+  // for the peer's acknowledgement. tandemd derives it from max-buffers.
   uint32_t resync_max_in_flight = 4;
   DigestAlg csums_alg = DigestAlg::kNone;   // checksum-based resync when set
   DigestAlg verify_alg = DigestAlg::kNone;  // start_verify() needs it set

@@ -19,6 +19,15 @@ Result<core::DigestAlg> digest_alg(std::string_view name) {
                     "' is not supported (use crc32c, md5, sha1 or sha256)");
 }
 
+uint32_t resync_reads_in_flight(uint32_t max_buffers, uint32_t chunk_bytes) {
+  // max-buffers counts 4 KiB buffers, as DRBD's does. The core lets as many
+  // chunks wait for the peer's acknowledgement as it reads at once, so half
+  // the window is read at a time; one chunk at least, whatever the setting.
+  const uint64_t window = uint64_t{max_buffers} * kMaxBuffersUnitBytes;
+  const uint64_t chunks = chunk_bytes == 0 ? 0 : window / chunk_bytes;
+  return static_cast<uint32_t>(std::max<uint64_t>(chunks / 2, 1));
+}
+
 Result<void> apply_resync_options(const config::ResolvedResource& resource,
                                   core::ReplicatorConfig& rc) {
   const std::string where =
@@ -43,6 +52,7 @@ Result<void> apply_resync_options(const config::ResolvedResource& resource,
   rc.rate.c_delay_target = d.c_delay_target;
   rc.rate.c_max_rate_kib = d.c_max_rate;
   rc.rate.c_min_rate_kib = d.c_min_rate;
+  rc.resync_max_in_flight = resync_reads_in_flight(resource.net.max_buffers, rc.resync_chunk_bytes);
   return {};
 }
 

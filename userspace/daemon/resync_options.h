@@ -1,8 +1,9 @@
 // The resync and online-verify options of a resource file (csums-alg,
 // verify-alg, resync-rate, c-plan-ahead, c-fill-target, c-delay-target,
-// c-max-rate, c-min-rate) in the replication core's terms.
+// c-max-rate, c-min-rate, max-buffers) in the replication core's terms.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 #include "common/result.h"
@@ -15,8 +16,18 @@ namespace tandem::daemon {
 // fail with a message that lists the supported ones.
 Result<core::DigestAlg> digest_alg(std::string_view name);
 
-// Sets rc.csums_alg, rc.verify_alg and rc.rate from `resource` (the
-// volume's effective disk options). Errors name the resource and the file.
+// The unit of max-buffers (DRBD counts pages).
+inline constexpr uint32_t kMaxBuffersUnitBytes = 4096;
+
+// How many resync or verify chunks of `chunk_bytes` a source reads at once
+// (ReplicatorConfig::resync_max_in_flight) so that the chunks in flight,
+// being read or waiting for the peer, fit in max-buffers: at least 1.
+uint32_t resync_reads_in_flight(uint32_t max_buffers, uint32_t chunk_bytes);
+
+// Sets rc.csums_alg, rc.verify_alg, rc.rate and rc.resync_max_in_flight
+// from `resource` (the volume's effective disk options, net max-buffers;
+// rc.resync_chunk_bytes must be set first). Errors name the resource and
+// the file.
 Result<void> apply_resync_options(const config::ResolvedResource& resource,
                                   core::ReplicatorConfig& rc);
 

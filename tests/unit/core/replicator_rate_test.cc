@@ -159,5 +159,31 @@ TEST(ReplicatorRate, DynamicControllerYieldsToApplicationWrites) {
   EXPECT_GE(idle_best, 8U * kChunk);
 }
 
+// resync_max_in_flight (tandemd: half of max-buffers) bounds the source's
+// reads, and as many chunks more may wait for the target's acknowledgement;
+// with the peer slow to acknowledge, the window fills and stops there.
+TEST(ReplicatorRate, SourceWindowIsItsReadsAndAsManyAwaitingAcks) {
+  ReplicatorConfig ca = config("mail01", 1, "mail02");
+  ca.resync_max_in_flight = 3;
+  TwoNodeHarness h(ca, config("mail02", 2, "mail01"), kSize, 7);
+  start_full_sync(h);
+  size_t most_reads = 0;
+  uint64_t most_chunks = 0;
+  while (h.step()) {
+    size_t reads = 0;
+    for (const SubmitIo& io : h.a().pending_ios) reads += io.kind == LocalIoKind::kRead ? 1 : 0;
+    const Status s = h.a().status();
+    const uint64_t awaiting = (s.sync_bytes_sent - s.sync_done_bytes) / kChunk;
+    ASSERT_LE(reads, 3U);
+    ASSERT_LE(reads + awaiting, 6U);
+    most_reads = std::max(most_reads, reads);
+    most_chunks = std::max(most_chunks, reads + awaiting);
+  }
+  EXPECT_EQ(most_reads, 3U);
+  EXPECT_EQ(most_chunks, 6U);
+  EXPECT_EQ(h.b().status().disk, DiskState::kUpToDate);
+  EXPECT_TRUE(h.a().disk == h.b().disk);
+}
+
 }  // namespace
 }  // namespace tandem::core::testing

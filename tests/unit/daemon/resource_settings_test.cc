@@ -105,6 +105,23 @@ resource r0 {
   EXPECT_EQ(rc.rate.c_fill_target_sectors, 100u);
   EXPECT_EQ(rc.rate.c_max_rate_kib, 102400u);
   EXPECT_EQ(rc.rate.c_min_rate_kib, 250u);
+  // max-buffers 2048 (8 MiB): 32 chunks of 256 KiB, half of them read at once.
+  EXPECT_EQ(rc.resync_chunk_bytes, 256u * 1024);
+  EXPECT_EQ(rc.resync_max_in_flight, 16u);
+}
+
+TEST(ResyncOptions, MaxBuffersSetsTheSourcesWindow) {
+  auto r = load(kTwoHosts, "alpha");
+  r.net.max_buffers = 4096;  // 16 MiB
+  core::ReplicatorConfig rc;
+  ASSERT_TRUE(apply_resync_options(r, rc).ok());
+  EXPECT_EQ(rc.resync_max_in_flight, 32u);
+  // Below two chunks' worth a source still reads one chunk at a time.
+  EXPECT_EQ(resync_reads_in_flight(32, 256 * 1024), 1u);
+  EXPECT_EQ(resync_reads_in_flight(128, 256 * 1024), 1u);
+  EXPECT_EQ(resync_reads_in_flight(256, 256 * 1024), 2u);
+  EXPECT_EQ(resync_reads_in_flight(131072, 256 * 1024), 1024u);
+  EXPECT_EQ(resync_reads_in_flight(2048, 0), 1u);
 }
 
 TEST(ResyncOptions, UnsupportedDigestNamesTheResourceAndTheChoices) {
