@@ -587,6 +587,14 @@ Result<void> Replicator::invalidate() {
     if (!writes_.empty()) {
       return refuse_invalidate("application writes are in flight; retry when they finished");
     }
+    // Our view that the peer is UpToDate comes from the sync this node
+    // just ended; should the link break before the peer hears of that end,
+    // it stays Inconsistent, and neither node would have data to copy.
+    if (sync_end_unconfirmed_) {
+      return refuse_invalidate("peer " + config_.peer_node +
+                               " has not yet confirmed the end of the sync that made it "
+                               "UpToDate; retry in a moment");
+    }
     log_event(5, "handshake: full-sync-target (invalidate)");
     start_sync_target(true);
     send_node_state(false, false, 0, true);
@@ -752,6 +760,7 @@ void Replicator::connection_cleanup() {
   handshake_done_ = false;
   invalidate_asked_ = false;
   have_peer_state_ = false;
+  sync_end_unconfirmed_ = false;
   peer_role_ = Role::kUnknown;
   peer_disk_ = DiskState::kDUnknown;
   peer_size_ = 0;
@@ -978,6 +987,8 @@ void Replicator::on_node_state(const net::Frame& frame) {
   // The peer cannot be the source of our invalidate any more (its disk
   // failed or went away; it ignores the request): promotion is free again.
   if (invalidate_asked_ && pdisk != DiskState::kUpToDate) invalidate_asked_ = false;
+  // A target reports UpToDate only once it has our sync_done.
+  if (pdisk == DiskState::kUpToDate) sync_end_unconfirmed_ = false;
   peer_size_ = ns.size_bytes();
   peer_node_id_ = ns.node_id();
   peer_allow_two_primaries_ = ns.allow_two_primaries();

@@ -355,6 +355,9 @@ class Replicator {
   // invalidate asked the peer to become the sync source; its answer
   // (overwrite_peer) makes this node the target. No promotion meanwhile.
   bool invalidate_asked_ = false;
+  // This node ended a sync as its source and took the peer for UpToDate;
+  // the peer has not yet said so itself (its NodeState answering sync_done).
+  bool sync_end_unconfirmed_ = false;
   bool discard_my_data_ = false;
   bool crashed_primary_ = false;  // attached with md_.primary set; cleared by a sync
   bool unclean_ = false;          // stopped uncleanly; cleared when a sync starts

@@ -507,6 +507,7 @@ void Replicator::finish_sync_source_if_done() {
   bitmap_complete_ = true;
   peer_disk_ = DiskState::kUpToDate;
   peer_view_.disk = DiskState::kUpToDate;
+  sync_end_unconfirmed_ = true;
   peer_view_.current_uuid = md_.current_uuid;
   sync_done_ = sync_total_;
   bool changed = forget_crash_as_primary();

@@ -130,6 +130,32 @@ TEST(HandshakeHarness, InvalidateNeedsAnUpToDatePeerWhenConnected) {
   EXPECT_EQ(p.h.a().status().disk, DiskState::kUpToDate);
 }
 
+// A primary that just ended a sync as its source takes the peer for
+// UpToDate before the peer has heard of the end. Invalidating it then, with
+// the link breaking before the peer hears, would leave both Inconsistent:
+// it is refused until the peer has confirmed.
+TEST(HandshakeHarness, PrimaryInvalidateWaitsForThePeerToConfirmTheSyncEnd) {
+  Pair p;
+  p.attach_both(uptodate_metadata(0x40), fresh_metadata());
+  ASSERT_TRUE(p.h.a().core().promote().ok());
+  p.h.connect_both();
+  while (p.h.a().status().repl == ReplState::kSyncSource) ASSERT_TRUE(p.h.step());
+  ASSERT_EQ(p.h.a().status().peer_disk, DiskState::kUpToDate);
+  ASSERT_EQ(p.h.b().status().repl, ReplState::kSyncTarget);  // sync_done still on the wire
+  const auto r = p.h.a().core().invalidate();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("not yet confirmed"), std::string::npos) << r.error().message;
+  EXPECT_EQ(p.h.a().status().disk, DiskState::kUpToDate);
+
+  p.h.run_until_quiet();  // the peer gets sync_done and answers UpToDate
+  ASSERT_EQ(p.h.b().status().disk, DiskState::kUpToDate);
+  scribble(p.h.a().disk, 12288, 512, 9);  // damage only invalidate can repair
+  ASSERT_TRUE(p.h.a().core().invalidate().ok());
+  p.h.run_until_quiet();
+  EXPECT_EQ(p.h.a().status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(p.h.a().disk, p.h.b().disk);
+}
+
 // invalidate-remote takes effect only once the peer confirmed: a request
 // lost with the connection changes nothing on either side (no sync source
 // without a target that knows it).
