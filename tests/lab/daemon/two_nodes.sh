@@ -352,11 +352,11 @@ case "$scenario" in
     adm beta adjust r0 | tee "$work/out"
     adm alpha wait-connect --timeout 20 r0 || fail "no connection with the new secret on both"
     # Engine options: applied on the Secondary, kept (with a note) on the Primary.
-    sed -i 's/ko-count-placeholder//; s/connect-int 1;/connect-int 1;\n    ko-count 3;/' "$work/alpha.conf" "$work/beta.conf"
+    sed -i 's/ko-count-placeholder//; s/connect-int 1;/connect-int 1;\n    ko-count 3;\n    max-buffers 4096;/' "$work/alpha.conf" "$work/beta.conf"
     adm beta adjust r0 | tee "$work/out"
-    grep -q "applied ko-count (detached, re-attached and reconnected)" "$work/out" || fail "beta did not apply ko-count"
+    grep -q "applied ko-count, max-buffers (detached, re-attached and reconnected)" "$work/out" || fail "beta did not apply ko-count and max-buffers"
     adm alpha adjust r0 | tee "$work/out"
-    grep -q "ko-count changed, but this node is Primary" "$work/out" || fail "alpha gave no note for the Primary"
+    grep -q "ko-count, max-buffers changed, but this node is Primary" "$work/out" || fail "alpha gave no note for the Primary"
     adm alpha wait-sync --timeout 30 r0 || fail "no resync after beta's re-attach"
     [ "$(adm beta dstate r0)" = "UpToDate/UpToDate" ] || fail "beta after adjust: $(adm beta dstate r0)"
     # A resource that is down comes up.
