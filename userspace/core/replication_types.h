@@ -163,6 +163,9 @@ struct ReplicatorConfig {
   uint32_t resync_max_in_flight = 4;
   DigestAlg csums_alg = DigestAlg::kNone;   // checksum-based resync when set
   DigestAlg verify_alg = DigestAlg::kNone;  // start_verify() needs it set
+  // data-integrity-alg: every Write, ResyncData and ReadReply carries the
+  // digest of its data, which the receiver checks.
+  DigestAlg integrity_alg = DigestAlg::kNone;
   ResyncRate rate;
   AfterSb0Pri after_sb_0pri = AfterSb0Pri::kDisconnect;
   AfterSb1Pri after_sb_1pri = AfterSb1Pri::kDisconnect;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "core/digest.h"
 #include "core/generation_ids.h"
 #include "core/invariant.h"
 #include "core/replicator_wire.h"
@@ -239,6 +240,22 @@ void Replicator::send(net::FrameType type, const google::protobuf::MessageLite& 
   emit(SendFrame{type, 0, msg.SerializeAsString(), payload, payload_length});
 }
 
+std::string Replicator::integrity_digest(const std::byte* data, uint32_t length) const {
+  if (config_.integrity_alg == DigestAlg::kNone) return {};
+  return compute_digest(config_.integrity_alg, std::span(data, length));
+}
+
+bool Replicator::integrity_ok(const char* frame, uint64_t offset, const std::string& digest,
+                              std::span<const std::byte> payload) {
+  if (config_.integrity_alg == DigestAlg::kNone) return true;
+  if (digest == compute_digest(config_.integrity_alg, payload)) return true;
+  protocol_error(std::string("data integrity check failed: ") + frame + " of " +
+                 std::to_string(payload.size()) + " bytes at offset " + std::to_string(offset) +
+                 " does not match its " + std::string(to_string(config_.integrity_alg)) +
+                 " digest (data-integrity-alg); the data changed on the way");
+  return false;
+}
+
 void Replicator::send_node_state(bool overwrite_peer, bool sync_done, uint64_t sync_uuid,
                                  bool request_sync, bool request_invalidate,
                                  bool request_sync_source) {
@@ -269,6 +286,7 @@ void Replicator::send_node_state(bool overwrite_peer, bool sync_done, uint64_t s
   ns.set_out_of_sync_bytes(out_of_sync_.total_bytes());
   ns.set_after_sb(packed_after_sb());
   ns.set_discard_node(config_.discard_node);
+  ns.set_integrity_alg(static_cast<uint32_t>(config_.integrity_alg));
   ns.set_sync_uuid(sync_uuid);
   ns.set_request_sync(request_sync);
   ns.set_request_invalidate(request_invalidate);
@@ -974,6 +992,16 @@ void Replicator::on_node_state(const net::Frame& frame) {
     refuse(peer_desc() + ": the split-brain policies differ (this node " + after_sb_text() +
            ", the peer " + after_sb_text(ns.after_sb(), ns.discard_node().substr(0, 64)) +
            "); configure the same after-sb-0pri, after-sb-1pri and after-sb-2pri on both hosts");
+    return;
+  }
+  if (ns.integrity_alg() != static_cast<uint32_t>(config_.integrity_alg)) {
+    const auto peer_alg = digest_alg_from_wire(ns.integrity_alg());
+    refuse(peer_desc() + ": data-integrity-alg differs (this node " +
+           std::string(to_string(config_.integrity_alg)) + ", the peer " +
+           (ns.integrity_alg() == 0 ? std::string("none")
+            : peer_alg              ? std::string(to_string(*peer_alg))
+                                    : "unknown (" + std::to_string(ns.integrity_alg()) + ")") +
+           "); configure the same on both hosts");
     return;
   }
   uint64_t uuids[2] = {0, 0};

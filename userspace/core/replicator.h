@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -264,6 +265,12 @@ class Replicator {
   void adopt_sync_uuid(uint64_t sync_uuid);
   HandshakePolicy handshake_policy() const;
   uint32_t packed_after_sb() const;
+  // data-integrity-alg: the digest of a data frame's payload ("" when off).
+  std::string integrity_digest(const std::byte* data, uint32_t length) const;
+  // Checks a received data frame's digest; a mismatch is a protocol error
+  // (connection closed, logged) and returns false.
+  bool integrity_ok(const char* frame, uint64_t offset, const std::string& digest,
+                    std::span<const std::byte> payload);
   std::string after_sb_text() const;
   static std::string after_sb_text(uint32_t packed, const std::string& discard_node);
   void run_handler(Handler h);

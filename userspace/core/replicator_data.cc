@@ -109,6 +109,7 @@ void Replicator::issue_write(uint64_t id, AppWrite& w) {
     m.set_offset(w.offset);
     m.set_epoch(epoch_);
     m.set_fua(w.fua);
+    m.set_digest(integrity_digest(w.data, w.length));
     send(net::FrameType::kWrite, m, w.data, w.length);
     w.sent = true;
     w.conn_gen = conn_gen_;
@@ -248,6 +249,7 @@ void Replicator::on_read_reply(net::Frame&& frame) {
     return protocol_error("ReadReply with " + std::to_string(frame.payload.size()) +
                           " bytes for a read of " + std::to_string(r->length));
   }
+  if (m.error() == 0 && !integrity_ok("ReadReply", r->offset, m.digest(), frame.payload)) return;
   ++acks_since_check_;
   if (m.error() == 0) std::memcpy(r->dest, frame.payload.data(), r->length);
   complete_request(r->request_id, m.error() == 0 ? 0 : EIO);
@@ -375,6 +377,7 @@ void Replicator::on_io_complete(uint64_t io_id, int error) {
         proto::ReadReply m;
         m.set_id(pr->wire_id);
         if (error == 0) {
+          m.set_digest(integrity_digest(pr->data.data(), static_cast<uint32_t>(pr->data.size())));
           send(net::FrameType::kReadReply, m, pr->data.data(),
                static_cast<uint32_t>(pr->data.size()));
         } else {

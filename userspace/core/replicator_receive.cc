@@ -39,6 +39,7 @@ void Replicator::on_peer_write(net::Frame&& frame) {
                           " bytes or is not sector aligned");
   }
   if (peer_role_ != Role::kPrimary) return protocol_error("Write from a peer that is not primary");
+  if (!integrity_ok("Write", m.offset(), m.digest(), frame.payload)) return;
   if (m.epoch() < last_peer_epoch_) {
     return protocol_error("Write epoch " + std::to_string(m.epoch()) + " after epoch " +
                           std::to_string(last_peer_epoch_));
@@ -122,6 +123,7 @@ void Replicator::on_resync_data(net::Frame&& frame) {
                           " does not fit the device of " + std::to_string(device_size()) +
                           " bytes");
   }
+  if (!integrity_ok("ResyncData", m.offset(), m.digest(), frame.payload)) return;
   sync_bytes_received_ += length;
   Received item;
   item.kind = ReceivedKind::kResyncData;

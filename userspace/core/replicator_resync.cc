@@ -406,6 +406,7 @@ void Replicator::on_resync_read_done(uint64_t chunk_id, int error) {
   proto::ResyncData m;
   m.set_id(chunk_id);
   m.set_offset(c->offset);
+  m.set_digest(integrity_digest(c->data.data(), c->length));
   send(net::FrameType::kResyncData, m, c->data.data(), c->length);
   sync_bytes_sent_ += c->length;
   c->stage = ChunkStage::kAwaitAck;
@@ -454,6 +455,7 @@ void Replicator::chunk_compare(uint64_t id) {
   proto::ResyncData m;
   m.set_id(id);
   m.set_offset(c.offset);
+  m.set_digest(integrity_digest(c.data.data(), c.length));
   send(net::FrameType::kResyncData, m, c.data.data(), c.length);
   sync_bytes_sent_ += c.length;
   c.stage = ChunkStage::kAwaitAck;

@@ -473,6 +473,7 @@ std::vector<std::string> core_options_changed(const config::ResolvedResource& a,
   check(x.csums_alg != y.csums_alg, "csums-alg");
   check(x.verify_alg != y.verify_alg, "verify-alg");
   check(x.max_buffers != y.max_buffers, "max-buffers");
+  check(x.data_integrity_alg != y.data_integrity_alg, "data-integrity-alg");
   const config::DiskOptions& d = a.volumes()[0].disk_options;
   const config::DiskOptions& e = b.volumes()[0].disk_options;
   check(d.on_io_error != e.on_io_error, "on-io-error");

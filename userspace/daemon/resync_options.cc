@@ -36,8 +36,13 @@ Result<void> apply_resync_options(const config::ResolvedResource& resource,
   if (!csums) return make_error(where + ": csums-alg: " + csums.error().message);
   auto verify = digest_alg(resource.net.verify_alg);
   if (!verify) return make_error(where + ": verify-alg: " + verify.error().message);
+  auto integrity = digest_alg(resource.net.data_integrity_alg);
+  if (!integrity) {
+    return make_error(where + ": data-integrity-alg: " + integrity.error().message);
+  }
   rc.csums_alg = *csums;
   rc.verify_alg = *verify;
+  rc.integrity_alg = *integrity;
   // Disk options may differ per volume; tandemd runs one volume per resource.
   const config::DiskOptions& d =
       resource.volumes().empty() ? resource.disk : resource.volumes()[0].disk_options;

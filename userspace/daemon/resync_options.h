@@ -1,6 +1,7 @@
 // The resync and online-verify options of a resource file (csums-alg,
 // verify-alg, resync-rate, c-plan-ahead, c-fill-target, c-delay-target,
-// c-max-rate, c-min-rate, max-buffers) in the replication core's terms.
+// c-max-rate, c-min-rate, max-buffers), and data-integrity-alg, in the
+// replication core's terms.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +25,8 @@ inline constexpr uint32_t kMaxBuffersUnitBytes = 4096;
 // being read or waiting for the peer, fit in max-buffers: at least 1.
 uint32_t resync_reads_in_flight(uint32_t max_buffers, uint32_t chunk_bytes);
 
-// Sets rc.csums_alg, rc.verify_alg, rc.rate and rc.resync_max_in_flight
+// Sets rc.csums_alg, rc.verify_alg, rc.integrity_alg, rc.rate and
+// rc.resync_max_in_flight
 // from `resource` (the volume's effective disk options, net max-buffers;
 // rc.resync_chunk_bytes must be set first). Errors name the resource and
 // the file.

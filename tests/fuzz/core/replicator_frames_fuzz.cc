@@ -68,7 +68,7 @@ struct Runner {
   }
 };
 
-net::Frame peer_node_state(uint8_t mode) {
+net::Frame peer_node_state(uint8_t mode, DigestAlg integrity) {
   proto::NodeState ns;
   ns.set_node_name("mail02");
   ns.set_node_id(2);
@@ -78,6 +78,7 @@ net::Frame peer_node_state(uint8_t mode) {
   ns.set_current_uuid(0x77);
   ns.set_protocol(proto::WIRE_PROTOCOL_C);
   ns.set_allow_two_primaries(true);
+  ns.set_integrity_alg(static_cast<uint32_t>(integrity));
   const std::string msg = ns.SerializeAsString();
   net::Frame f;
   f.header.type = net::FrameType::kNodeState;
@@ -106,6 +107,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cfg.protocol = WireProtocol::kC;
   cfg.allow_two_primaries = (mode & 0x10) != 0;
   cfg.resync_chunk_bytes = 16 * 1024;
+  // data-integrity-alg on in half the inputs: fuzzed data frames then
+  // mostly fail the digest check.
+  cfg.integrity_alg = (data[1] & 0x80) != 0 ? DigestAlg::kCrc32c : DigestAlg::kNone;
   Replicator core(cfg);
   Runner run(core, disk);
   run.fail_some_io = (mode & 0x80) != 0;
@@ -120,7 +124,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   core.on_connection_established(1);
   run.run();
   if (mode & 4) {
-    core.on_frame(peer_node_state(mode));
+    core.on_frame(peer_node_state(mode, cfg.integrity_alg));
     run.run();
   }
   if (mode & 8) {

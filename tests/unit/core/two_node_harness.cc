@@ -230,6 +230,23 @@ void TwoNodeHarness::cut_link() {
   drain();
 }
 
+std::optional<net::FrameType> TwoNodeHarness::next_frame_type(int from) {
+  drain();
+  if (channel_[from].empty() || channel_[from].front().size() < net::kFrameHeaderBytes) {
+    return std::nullopt;
+  }
+  auto h = net::decode_frame_header(std::span<const std::byte, net::kFrameHeaderBytes>(
+      channel_[from].front().data(), net::kFrameHeaderBytes));
+  if (!h) return std::nullopt;
+  return h->type;
+}
+
+void TwoNodeHarness::corrupt_next(int from) {
+  drain();
+  ASSERT_FALSE(channel_[from].empty());
+  channel_[from].front().back() ^= std::byte{0x01};
+}
+
 bool TwoNodeHarness::deliver_one(int from) {
   drain();
   if (channel_[from].empty()) return false;

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -106,6 +107,11 @@ class TwoNodeHarness {
   bool link_up() const { return link_up_; }
 
   size_t in_flight(int from) const { return channel_[from].size(); }
+  // The type of the next frame node `from` sent (nullopt: none in flight).
+  std::optional<net::FrameType> next_frame_type(int from);
+  // Flips a bit in the last byte of the next frame node `from` sent (for a
+  // data frame, its payload's last byte): data changed on the way.
+  void corrupt_next(int from);
   // Delivers the next frame sent by node `from` to the other node.
   bool deliver_one(int from);
   // Completes node's pending I/O number `index` with io_result's errno.

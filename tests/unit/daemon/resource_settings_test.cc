@@ -110,6 +110,23 @@ resource r0 {
   EXPECT_EQ(rc.resync_max_in_flight, 16u);
 }
 
+TEST(ResyncOptions, DataIntegrityAlgIsMappedAndChecked) {
+  auto r = load(kTwoHosts, "alpha");
+  core::ReplicatorConfig rc;
+  ASSERT_TRUE(apply_resync_options(r, rc).ok());
+  EXPECT_EQ(rc.integrity_alg, core::DigestAlg::kNone);
+  r.net.data_integrity_alg = "SHA256";
+  ASSERT_TRUE(apply_resync_options(r, rc).ok());
+  EXPECT_EQ(rc.integrity_alg, core::DigestAlg::kSha256);
+  r.net.data_integrity_alg = "sha3-256";
+  auto res = apply_resync_options(r, rc);
+  ASSERT_FALSE(res.ok());
+  EXPECT_NE(res.error().message.find("resource r0"), std::string::npos) << res.error().message;
+  EXPECT_NE(res.error().message.find("data-integrity-alg: digest algorithm 'sha3-256'"),
+            std::string::npos)
+      << res.error().message;
+}
+
 TEST(ResyncOptions, MaxBuffersSetsTheSourcesWindow) {
   auto r = load(kTwoHosts, "alpha");
   r.net.max_buffers = 4096;  // 16 MiB
