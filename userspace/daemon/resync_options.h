@@ -26,10 +26,9 @@ inline constexpr uint32_t kMaxBuffersUnitBytes = 4096;
 uint32_t resync_reads_in_flight(uint32_t max_buffers, uint32_t chunk_bytes);
 
 // Sets rc.csums_alg, rc.verify_alg, rc.integrity_alg, rc.rate and
-// rc.resync_max_in_flight
-// from `resource` (the volume's effective disk options, net max-buffers;
-// rc.resync_chunk_bytes must be set first). Errors name the resource and
-// the file.
+// rc.resync_max_in_flight from `resource` (the volume's effective disk
+// options, net max-buffers; rc.resync_chunk_bytes must be set first).
+// Errors name the resource and the file.
 Result<void> apply_resync_options(const config::ResolvedResource& resource,
                                   core::ReplicatorConfig& rc);
 
