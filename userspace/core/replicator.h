@@ -323,7 +323,7 @@ class Replicator {
   void begin_sync_issuing();
   bool sync_paused() const;
   bool rate_allows(uint32_t length);
-  void arm_resync_tick();
+  void start_resync_ticks();
   void on_resync_tick();
   bool next_sync_chunk(ResyncChunk& c);
   void resync_connection_lost();

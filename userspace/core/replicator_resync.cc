@@ -90,7 +90,7 @@ void Replicator::begin_sync_issuing() {
   controller_.reset();
   rate_budget_ = 0;
   rate_acked_bytes_ = 0;
-  arm_resync_tick();
+  start_resync_ticks();
 }
 
 void Replicator::abort_sync() {
@@ -259,10 +259,11 @@ bool Replicator::rate_allows(uint32_t length) {
   return true;
 }
 
-void Replicator::arm_resync_tick() {
+// The first tick runs at once (its grant lets the first chunks start now,
+// not one tick later) and arms the next.
+void Replicator::start_resync_ticks() {
   if (controller_.unlimited() || !handshake_done_) return;
-  if (timer_armed_[static_cast<size_t>(TimerId::kResync)]) return;
-  arm(TimerId::kResync, ResyncController::kTickMs);
+  on_resync_tick();
 }
 
 void Replicator::on_resync_tick() {

@@ -48,7 +48,7 @@ Result<void> Replicator::start_verify() {
   controller_.reset();
   rate_budget_ = 0;
   rate_acked_bytes_ = 0;
-  arm_resync_tick();
+  start_resync_ticks();
   pump();
   note_state();
   return {};
