@@ -169,6 +169,12 @@ class ResourceRuntime {
   // end is logged with the time it took and its rate.
   bool sync_running_ = false;
   Clock::time_point sync_began_{};
+  // The action batch being executed began here (the core had just handled
+  // the event behind it), and its metadata writes took this long: a sync
+  // ends when the core takes it for done, before the metadata write (and
+  // its flush) that records the end, as DRBD's "Resync done" line counts.
+  Clock::time_point batch_began_{};
+  double batch_persist_seconds_ = 0;
   uint64_t rate_bytes_per_sec_ = 0;
 };
 

@@ -16,9 +16,12 @@
 #      benchmark);
 #   3. tandem: two tandemd nodes on 127.0.0.1; `primary --force` on one of
 #      them starts a full sync of the whole device to the other. The rate is
-#      the sync's own, from the source's log ("resync done: N KiB in T s");
-#      the time from the command until `tandemadm wait-sync` on the target
-#      returns (it looks every 200 ms) is recorded too.
+#      the sync's own, from the source's log ("resync done: N KiB in T s",
+#      until the last block was acknowledged, as DRBD's "Resync done"); the
+#      metadata write that records the end (with its flush of the device's
+#      write cache) and the time from the command until `tandemadm
+#      wait-sync` on the target returns (it looks every 200 ms; this
+#      includes the flush) are recorded too.
 #      Twice: with a fixed resync-rate of 4 GiB/s (the highest; the rate is
 #      then not the limit), and with the dynamic controller (c-plan-ahead 20,
 #      c-fill-target 16 MiB, c-max-rate 4 GiB/s).
@@ -197,16 +200,17 @@ resync_run() {
   mv "$work/beta.log" "$work/$name-beta.log"
   # The sync's own rate, as the source logged it; then the command's.
   local done_line
-  done_line=$(grep -o "resync done: [0-9]* KiB in [0-9.]* s" "$work/$name-alpha.log" | tail -n 1)
+  done_line=$(grep -o "resync done: [0-9]* KiB in [0-9.]* s .*metadata written in [0-9.]* s" \
+    "$work/$name-alpha.log" | tail -n 1)
   [ -n "$done_line" ] || { say "$name: the source logged no 'resync done'"; exit 1; }
   awk -v line="$done_line" -v t0="$t0" -v t1="$t1" -v bytes="$size" 'BEGIN {
-    split(line, f, " ")
-    printf "%.1f %.1f\n", f[3] * 1024 / 1e6 / f[6], bytes / 1e6 / (t1 - t0) }'
+    n = split(line, f, " ")
+    printf "%.1f %.1f %.3f\n", f[3] * 1024 / 1e6 / f[6], bytes / 1e6 / (t1 - t0), f[n - 1] }'
 }
 say "tandem: full sync of $size_mib MiB between two nodes on 127.0.0.1, fixed resync-rate 4G"
-read -r fixed_mbs fixed_e2e < <(resync_run fixed "c-plan-ahead 0; resync-rate 4G;")
+read -r fixed_mbs fixed_e2e fixed_md < <(resync_run fixed "c-plan-ahead 0; resync-rate 4G;")
 say "tandem: the same with the dynamic controller"
-read -r dynamic_mbs dynamic_e2e < <(resync_run dynamic "c-plan-ahead 20; c-fill-target 16M; c-max-rate 4G; c-min-rate 250k;")
+read -r dynamic_mbs dynamic_e2e dynamic_md < <(resync_run dynamic "c-plan-ahead 20; c-fill-target 16M; c-max-rate 4G; c-min-rate 250k;")
 
 for figure in raw_write raw_read raw_rw cached_read tcp_mbs fixed_mbs fixed_e2e dynamic_mbs dynamic_e2e; do
   awk -v v="${!figure:-}" 'BEGIN { exit !(v ~ /^[0-9.e+]+$/ && v + 0 > 0) }' || {
@@ -217,6 +221,7 @@ done
 
 awk -v rw="$raw_write" -v rr="$raw_read" -v rrw="$raw_rw" -v cr="$cached_read" -v tcp="$tcp_mbs" \
   -v fx="$fixed_mbs" -v fxe="$fixed_e2e" -v dy="$dynamic_mbs" -v dye="$dynamic_e2e" \
+  -v fxm="$fixed_md" -v dym="$dynamic_md" \
   -v fx_cpu="$(cat "$work/fixed.cpu")" -v dy_cpu="$(cat "$work/dynamic.cpu")" \
   -v size_mib="$size_mib" -v seconds="$seconds" 'BEGIN {
   printf "resync benchmark: full sync of %s MiB, %s s per raw/TCP figure (MB/s = 1e6 bytes/s)\n\n", size_mib, seconds
@@ -227,9 +232,9 @@ awk -v rw="$raw_write" -v rr="$raw_read" -v rrw="$raw_rw" -v cr="$cached_read" -
   printf "| uncached read through the page cache, 256K QD4, once | %.1f |\n", cr
   printf "| loopback TCP | %.1f |\n", tcp
   printf "| tandem resync, fixed resync-rate 4G (both tandemd: %s%% of one core) | %.1f |\n", fx_cpu, fx
-  printf "| (the same from primary --force until wait-sync returned) | %.1f |\n", fxe
+  printf "| (the same from primary --force until wait-sync returned; the final metadata write took %.3f s) | %.1f |\n", fxm, fxe
   printf "| tandem resync, dynamic controller (both tandemd: %s%% of one core) | %.1f |\n", dy_cpu, dy
-  printf "| (the same from primary --force until wait-sync returned) | %.1f |\n", dye
+  printf "| (the same from primary --force until wait-sync returned; the final metadata write took %.3f s) | %.1f |\n", dym, dye
   printf "\n"
   disk = (rw / 2 < rrw) ? rw / 2 : rrw
   limit = (disk < tcp) ? disk : tcp
