@@ -326,6 +326,7 @@ class Replicator {
   void start_resync_ticks();
   void on_resync_tick();
   bool next_sync_chunk(ResyncChunk& c);
+  void send_resync_data(uint64_t id, ResyncChunk& c);
   void resync_connection_lost();
   void erase_chunk(uint64_t id);
   void start_chunk(uint64_t id, ResyncChunk& c);

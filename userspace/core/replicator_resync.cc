@@ -404,13 +404,18 @@ void Replicator::on_resync_read_done(uint64_t chunk_id, int error) {
     if (c->have_peer_digest) chunk_compare(chunk_id);
     return;
   }
+  send_resync_data(chunk_id, *c);
+}
+
+// The chunk's data goes to the target; the chunk waits for its ResyncAck.
+void Replicator::send_resync_data(uint64_t id, ResyncChunk& c) {
   proto::ResyncData m;
-  m.set_id(chunk_id);
-  m.set_offset(c->offset);
-  m.set_digest(integrity_digest(c->data.data(), c->length));
-  send(net::FrameType::kResyncData, m, c->data.data(), c->length);
-  sync_bytes_sent_ += c->length;
-  c->stage = ChunkStage::kAwaitAck;
+  m.set_id(id);
+  m.set_offset(c.offset);
+  m.set_digest(integrity_digest(c.data.data(), c.length));
+  send(net::FrameType::kResyncData, m, c.data.data(), c.length);
+  sync_bytes_sent_ += c.length;
+  c.stage = ChunkStage::kAwaitAck;
 }
 
 void Replicator::on_digest_reply(const net::Frame& frame) {
@@ -453,13 +458,7 @@ void Replicator::chunk_compare(uint64_t id) {
     return;
   }
   csums_differ_bytes_ += c.length;
-  proto::ResyncData m;
-  m.set_id(id);
-  m.set_offset(c.offset);
-  m.set_digest(integrity_digest(c.data.data(), c.length));
-  send(net::FrameType::kResyncData, m, c.data.data(), c.length);
-  sync_bytes_sent_ += c.length;
-  c.stage = ChunkStage::kAwaitAck;
+  send_resync_data(id, c);
 }
 
 void Replicator::on_resync_ack(const net::Frame& frame) {
