@@ -23,10 +23,20 @@ uint64_t ResyncController::on_tick(const ResyncTick& tick) {
 
   const auto steps = static_cast<int64_t>(plan_.size());
   const auto acked = static_cast<int64_t>(tick.acked_bytes);
-  // What should be in flight: the fill target, or the data that the rate
-  // just observed moves within the delay target.
-  const int64_t want = rate_.c_fill_target_sectors > 0 ? int64_t{rate_.c_fill_target_sectors} * 512
-                                                       : acked * int64_t{rate_.c_delay_target};
+  // What should be in flight. With nothing in flight and nothing acked (a
+  // sync starting, or resuming after a pause) the plan is resync-rate's
+  // share on every tick of the horizon, so resync-rate is where the
+  // dynamic controller starts, as in DRBD. Otherwise (and without a
+  // resync-rate) the fill target, or the data that the rate just observed
+  // moves within the delay target.
+  int64_t want = 0;
+  if (tick.in_flight_bytes == 0 && acked == 0 && rate_.resync_rate_kib > 0) {
+    want = static_cast<int64_t>(per_tick(rate_.resync_rate_kib)) * steps;
+  } else if (rate_.c_fill_target_sectors > 0) {
+    want = int64_t{rate_.c_fill_target_sectors} * 512;
+  } else {
+    want = acked * int64_t{rate_.c_delay_target};
+  }
   const int64_t correction = want - static_cast<int64_t>(tick.in_flight_bytes) - planned_;
   // Spread the correction over the planning horizon (the remainder goes
   // into the slot due now, so that nothing is lost to rounding).

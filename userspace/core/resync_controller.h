@@ -11,7 +11,8 @@
 // the previous tick plus this tick's share of the plan, clamped to
 // c_max_rate_kib, and to c_min_rate_kib while the application does I/O
 // (c_min_rate_kib 0: never yield). The grant is at least c_min_rate_kib's
-// share, so a sync with nothing in flight always gets going.
+// share, so a sync with nothing in flight always gets going; with nothing
+// in flight the plan starts from resync_rate_kib (DRBD's initial rate).
 #pragma once
 
 #include <cstdint>
