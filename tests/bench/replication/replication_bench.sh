@@ -46,6 +46,8 @@ root="$(cd "$here/../../.." && pwd)"
 source "$root/scripts/lib/stop-processes.sh"
 # shellcheck source=../../../scripts/lib/two-node-conf.sh
 source "$root/scripts/lib/two-node-conf.sh"
+# shellcheck source=../../../scripts/lib/bench-figures.sh
+source "$root/scripts/lib/bench-figures.sh"
 build_dir="$root/build"
 parent_dir="${TMPDIR:-/var/tmp}"
 size_mib=1024
@@ -97,6 +99,7 @@ trap cleanup EXIT
 
 say() { echo "replication_bench: $*" >&2; }
 
+
 # Written out in full so that no run pays for block allocation.
 fill() { dd if=/dev/zero of="$1" bs=1M count="$size_mib" oflag=direct status=none; }
 
@@ -125,11 +128,13 @@ daemon_cpu_ticks() {
   echo "$sum"
 }
 
+# Options of every workload: then the engine and target (JOB-OPTIONS).
+job_common=(--time_based "--runtime=${runtime_ms}ms" --norandommap --randrepeat=0
+  --lat_percentiles=1 --percentile_list=50:99)
 # run_fio NAME JOB-OPTIONS...: the workloads, results in $work/NAME-*.json
 run_fio() {
   local name=$1; shift
-  local common=(--time_based "--runtime=${runtime_ms}ms" --norandommap --randrepeat=0
-    --lat_percentiles=1 --percentile_list=50:99 "$@")
+  local common=("${job_common[@]}" "$@")
   run_target_jobs "$name" "$@"
   fio_job "$work/$name-qd32.json" --name=qd32 --rw=randwrite --bs=4k --iodepth=32 "${common[@]}"
   # Durable writes: each 4 KiB write followed by a flush (fsync on a file,
@@ -142,8 +147,7 @@ run_fio() {
 # about, QD1 and sequential, into $work/NAME-qd1.json and NAME-seq.json.
 run_target_jobs() {
   local name=$1; shift
-  local common=(--time_based "--runtime=${runtime_ms}ms" --norandommap --randrepeat=0
-    --lat_percentiles=1 --percentile_list=50:99 "$@")
+  local common=("${job_common[@]}" "$@")
   fio_job "$work/$name-qd1.json" --name=qd1 --rw=randwrite --bs=4k --iodepth=1 "${common[@]}"
   fio_job "$work/$name-seq.json" --name=seq --rw=write --bs=1M --iodepth=4 "${common[@]}"
 }
@@ -227,14 +231,9 @@ raw_dur=$(durable_us raw); buf_dur=$(durable_us buffered); t_dur=$(durable_us ta
 rtt_p50=$(tcp tcp_rtt_p50_us); rtt_p99=$(tcp tcp_rtt_p99_us); tcp_mbs=$(tcp tcp_throughput_mbs)
 figures=(raw_p50 raw_p99 buf_p50 buf_p99 t_p50 t_p99 raw_iops buf_iops t_iops raw_mbs buf_mbs
   t_mbs raw_dur buf_dur t_dur rtt_p50 rtt_p99 tcp_mbs)
+check_figures ": see the fio and tcp_loopback_bench output above" "${figures[@]}"
 vars=()
-for figure in "${figures[@]}"; do
-  awk -v v="${!figure}" 'BEGIN { exit !(v ~ /^[0-9.e+]+$/ && v + 0 > 0) }' || {
-    say "no valid figure for $figure ('${!figure}'): see the fio and tcp_loopback_bench output above"
-    exit 1
-  }
-  vars+=(-v "$figure=${!figure}")
-done
+for figure in "${figures[@]}"; do vars+=(-v "$figure=${!figure}"); done
 
 awk "${vars[@]}" -v seconds="$seconds" -v size_mib="$size_mib" 'BEGIN {
   printf "replication benchmark: %s s per workload, %s MiB files, protocol C over loopback\n\n", seconds, size_mib
@@ -249,7 +248,6 @@ awk "${vars[@]}" -v seconds="$seconds" -v size_mib="$size_mib" 'BEGIN {
 echo
 
 # The targets, from the interleaved pairs' medians.
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo "| pair | raw QD1 p50 (us) | tandem QD1 p50 (us) | raw 1M seq MB/s | tandem 1M seq MB/s | tandem seq / 90% of min(raw/2, TCP) |"
 echo "|---|---:|---:|---:|---:|---:|"
 for ((i = 1; i <= pairs; i++)); do
@@ -262,12 +260,7 @@ m_raw_p50=$(for ((i = 1; i <= pairs; i++)); do lat_us "pair$i-raw" 50.000000; do
 m_t_p50=$(for ((i = 1; i <= pairs; i++)); do lat_us "pair$i-tandem" 50.000000; done | median)
 m_raw_mbs=$(for ((i = 1; i <= pairs; i++)); do mbs "pair$i-raw"; done | median)
 m_t_mbs=$(for ((i = 1; i <= pairs; i++)); do mbs "pair$i-tandem"; done | median)
-for figure in m_raw_p50 m_t_p50 m_raw_mbs m_t_mbs; do
-  awk -v v="${!figure}" 'BEGIN { exit !(v ~ /^[0-9.e+]+$/ && v + 0 > 0) }' || {
-    say "no valid figure for $figure ('${!figure}'): see the fio output above"
-    exit 1
-  }
-done
+check_figures ": see the fio output above" m_raw_p50 m_t_p50 m_raw_mbs m_t_mbs
 echo
 awk -v raw_p50="$m_raw_p50" -v t_p50="$m_t_p50" -v raw_mbs="$m_raw_mbs" -v t_mbs="$m_t_mbs" \
   -v rtt_p50="$rtt_p50" -v tcp_mbs="$tcp_mbs" -v pairs="$pairs" 'BEGIN {

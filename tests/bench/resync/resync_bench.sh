@@ -32,11 +32,11 @@
 # the disk limit is the lower of half the raw sequential write figure (both
 # nodes read and write the same disk of this machine) and half of what the
 # disk reads and writes together when one file is read while another is
-# written (each resynced byte is read once and written once). This machine's disk moves by a third or more
-# within minutes, so the target is judged on interleaved pairs, taken
-# last: the two raw disk figures, then a full sync with the fixed rate,
-# alternately, --pairs times (default 5), compared by their medians. Every
-# pair is printed.
+# written (each resynced byte is read once and written once). This
+# machine's disk moves by a third or more within minutes, so the target is
+# judged on interleaved pairs, taken last: the two raw disk figures, then
+# a full sync with the fixed rate, alternately, --pairs times (default 5),
+# compared by their medians. Every pair is printed.
 #
 #   resync_bench.sh [--build-dir DIR] [--dir DIR] [--size-mib N] [--pairs N]
 #                   [--smoke]
@@ -52,6 +52,8 @@ root="$(cd "$here/../../.." && pwd)"
 source "$root/scripts/lib/stop-processes.sh"
 # shellcheck source=../../../scripts/lib/two-node-conf.sh
 source "$root/scripts/lib/two-node-conf.sh"
+# shellcheck source=../../../scripts/lib/bench-figures.sh
+source "$root/scripts/lib/bench-figures.sh"
 build_dir="$root/build"
 parent_dir="${TMPDIR:-/var/tmp}"
 size_mib=1024
@@ -238,12 +240,7 @@ for ((i = 1; i <= pairs; i++)); do
   echo "$mbs" > "$work/pair$i.mbs"
 done
 
-for figure in raw_write raw_read raw_rw cached_read tcp_mbs fixed_mbs fixed_e2e dynamic_mbs dynamic_e2e; do
-  awk -v v="${!figure:-}" 'BEGIN { exit !(v ~ /^[0-9.e+]+$/ && v + 0 > 0) }' || {
-    say "no valid figure for $figure ('${!figure:-}')"
-    exit 1
-  }
-done
+check_figures "" raw_write raw_read raw_rw cached_read tcp_mbs fixed_mbs fixed_e2e dynamic_mbs dynamic_e2e
 
 awk -v rw="$raw_write" -v rr="$raw_read" -v rrw="$raw_rw" -v cr="$cached_read" -v tcp="$tcp_mbs" \
   -v fx="$fixed_mbs" -v fxe="$fixed_e2e" -v dy="$dynamic_mbs" -v dye="$dynamic_e2e" \
@@ -265,7 +262,6 @@ awk -v rw="$raw_write" -v rr="$raw_read" -v rrw="$raw_rw" -v cr="$cached_read" -
 echo
 
 # The target, from the interleaved pairs' medians.
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # target_of RAW-WRITE RAW-RW: 90% of min(raw write / 2, read+write / 2, TCP)
 target_of() {
   awk -v rw="$1" -v rrw="$2" -v tcp="$tcp_mbs" 'BEGIN {
@@ -276,12 +272,7 @@ echo "| pair | raw seq write | read while writing (read + write) | 90% of min(wr
 echo "|---|---:|---:|---:|---:|---:|"
 for ((i = 1; i <= pairs; i++)); do
   w=$(raw_write_of "pair$i"); rw=$(raw_rw_of "pair$i"); t=$(target_of "$w" "$rw"); m=$(cat "$work/pair$i.mbs")
-  for figure in w rw m; do
-    awk -v v="${!figure:-}" 'BEGIN { exit !(v ~ /^[0-9.e+]+$/ && v + 0 > 0) }' || {
-      say "no valid figure for $figure of pair $i ('${!figure:-}')"
-      exit 1
-    }
-  done
+  check_figures " in pair $i" w rw m
   echo "$t" >> "$work/targets"
   echo "$m" >> "$work/resyncs"
   awk -v i="$i" -v w="$w" -v rw="$rw" -v t="$t" -v m="$m" \
