@@ -376,7 +376,9 @@ class ResourceSim {
   struct Features {
     bool csums = false;
     bool verify = false;
-    uint32_t rate_kib = 0;  // 0: unlimited resync
+    // Fixed rate (plan_ahead 0; rate.resync_rate_kib 0: unlimited) or the
+    // dynamic controller, with values from the whole range tandemd accepts.
+    core::ResyncRate rate;
   } features_;
   // Online verify: whether both replicas stayed identical and unwritten
   // since it started (then it must find no mismatch).
@@ -474,7 +476,7 @@ core::ReplicatorConfig ResourceSim::config(int i) {
   c.discard_node = sb_policy_.discard_node;
   c.csums_alg = features_.csums ? core::DigestAlg::kCrc32c : core::DigestAlg::kNone;
   c.verify_alg = features_.verify ? core::DigestAlg::kCrc32c : core::DigestAlg::kNone;
-  c.rate.resync_rate_kib = features_.rate_kib;
+  c.rate = features_.rate;
   c.uuid_seed = c_.rng_();
   return c;
 }
@@ -1582,13 +1584,30 @@ void ResourceSim::choose_policies() {
   }
   features_.csums = chance(0.3);
   features_.verify = chance(0.3);
-  features_.rate_kib = chance(0.3) ? static_cast<uint32_t>(200 + rand(2000)) : 0;
+  core::ResyncRate& r = features_.rate;
+  const uint64_t pick = rand(10);
+  if (pick < 3) {
+    r.resync_rate_kib = static_cast<uint32_t>(200 + rand(2000));
+  } else if (pick < 6) {
+    // The dynamic controller: sometimes c-min-rate 0 (never yield) and
+    // resync-rate at tandemd's smallest value, the corners where a sync
+    // could fail to start or to resume.
+    r.resync_rate_kib = chance(0.2) ? 1 : static_cast<uint32_t>(1 + rand(4000));
+    r.c_plan_ahead = static_cast<uint32_t>(1 + rand(300));
+    r.c_fill_target_sectors = chance(0.5) ? 0 : static_cast<uint32_t>(1 + rand(4096));
+    r.c_delay_target = static_cast<uint32_t>(1 + rand(100));
+    r.c_max_rate_kib = static_cast<uint32_t>(250 + rand(100'000));
+    r.c_min_rate_kib = chance(0.3) ? 0 : static_cast<uint32_t>(1 + rand(4000));
+  }
   trace(
       "policies: after-sb-0pri %s, after-sb-1pri %s, after-sb-2pri %s, discard-node %s; "
-      "csums %s, verify %s, resync-rate %u KiB/s",
+      "csums %s, verify %s, resync-rate %u KiB/s, c-plan-ahead %u, c-fill-target %u, "
+      "c-delay-target %u, c-max-rate %u KiB/s, c-min-rate %u KiB/s",
       std::string(to_string(sb_policy_.p0)).c_str(), std::string(to_string(sb_policy_.p1)).c_str(),
       std::string(to_string(sb_policy_.p2)).c_str(), sb_policy_.discard_node.c_str(),
-      features_.csums ? "on" : "off", features_.verify ? "on" : "off", features_.rate_kib);
+      features_.csums ? "on" : "off", features_.verify ? "on" : "off", r.resync_rate_kib,
+      r.c_plan_ahead, r.c_fill_target_sectors, r.c_delay_target, r.c_max_rate_kib,
+      r.c_min_rate_kib);
 }
 
 bool ResourceSim::all_policies_disconnect() const {
