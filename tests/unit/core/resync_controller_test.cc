@@ -138,6 +138,19 @@ TEST(ResyncController, DelayTargetModeConvergesWithBoundedQueue) {
   EXPECT_LE(m.max_in_flight, 8 * kMiB);
 }
 
+TEST(ResyncController, DelayTargetModeWithMinRateZeroStartsFromTheSmallestResyncRate) {
+  // Neither a fill target nor a c-min-rate floor: only resync-rate (here
+  // the smallest a config accepts) gets the first chunk out, and from then
+  // on the delay target follows what the link delivers.
+  ResyncRate r = dynamic_rate();
+  r.c_fill_target_sectors = 0;
+  r.c_delay_target = 5;
+  r.c_min_rate_kib = 0;
+  r.resync_rate_kib = 1;
+  Model m(r, kMiB, 1);
+  EXPECT_GE(m.run(200, 500), 0.9 * kMiB);
+}
+
 TEST(ResyncController, NothingInFlightStillGetsGoing) {
   Model m(dynamic_rate(), kMiB, 1);
   EXPECT_GT(m.controller.on_tick({0, 0, 0}), 0U);
