@@ -29,8 +29,9 @@
 #               (both nodes share this machine's disk: half the raw figure)
 # This machine's disk moves by a third or more within minutes, so the
 # targets are judged on interleaved pairs, taken last: the raw QD1 and
-# sequential workloads, then tandem's, alternately, --pairs times (default
-# 3), and compared by their medians. Every pair is printed.
+# sequential workloads, the loopback figures, then tandem's workloads,
+# --pairs times (default 3), and compared by their medians. Every pair is
+# printed.
 #
 #   replication_bench.sh [--build-dir DIR] [--dir DIR] [--size-mib N]
 #                        [--seconds S] [--pairs N] [--smoke]
@@ -170,7 +171,8 @@ sync "$work/raw.img"  # its dirty pages must not be written back during the next
 # --- 2. loopback TCP -------------------------------------------------------
 say "loopback TCP, ${seconds} s per figure"
 "$tcp_bench" --seconds "$seconds" > "$work/tcp.txt"
-tcp() { awk -v k="$1" '$1 == k { print $2 }' "$work/tcp.txt"; }
+# tcp FIGURE [NAME]: a figure of $work/NAME.txt (default: tcp).
+tcp() { awk -v k="$1" '$1 == k { print $2 }' "$work/${2:-tcp}.txt"; }
 
 # --- 3. tandem, two nodes, protocol C --------------------------------------
 say "tandem: two nodes on 127.0.0.1, protocol C"
@@ -208,9 +210,13 @@ tandem_job=(--ioengine=nbd "--uri=nbd+unix:///r0?socket=$work/run-alpha/r0.nbd")
 raw_job=(--ioengine=io_uring --direct=1 "--filename=$work/raw.img" "--size=${size_mib}M")
 run_fio tandem "${tandem_job[@]}"
 # --- 4. interleaved pairs for the targets ----------------------------------
-say "targets: $pairs interleaved pairs of raw O_DIRECT and tandem (QD1, then sequential), ${seconds} s each"
+# Each pair measures its own limits: the raw file, then the loopback
+# network (its round trip moves by a third between minutes here), then
+# tandem.
+say "targets: $pairs interleaved pairs of raw O_DIRECT, loopback TCP and tandem (QD1, then sequential), ${seconds} s each"
 for ((i = 1; i <= pairs; i++)); do
   run_target_jobs "pair$i-raw" "${raw_job[@]}"
+  "$tcp_bench" --seconds "$seconds" > "$work/pair$i-tcp.txt"
   run_target_jobs "pair$i-tandem" "${tandem_job[@]}"
 done
 state=$(adm alpha status --json r0)
@@ -248,22 +254,26 @@ awk "${vars[@]}" -v seconds="$seconds" -v size_mib="$size_mib" 'BEGIN {
 echo
 
 # The targets, from the interleaved pairs' medians.
-echo "| pair | raw QD1 p50 (us) | tandem QD1 p50 (us) | raw 1M seq MB/s | tandem 1M seq MB/s | tandem seq / 90% of min(raw/2, TCP) |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| pair | raw QD1 p50 (us) | RTT p50 (us) | tandem QD1 p50 (us) | tandem QD1 / (raw + RTT + 30 us) | raw 1M seq MB/s | TCP MB/s | tandem 1M seq MB/s | tandem seq / 90% of min(raw/2, TCP) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for ((i = 1; i <= pairs; i++)); do
   awk -v i="$i" -v rl="$(lat_us "pair$i-raw" 50.000000)" -v tl="$(lat_us "pair$i-tandem" 50.000000)" \
-    -v rs="$(mbs "pair$i-raw")" -v ts="$(mbs "pair$i-tandem")" -v tcp="$tcp_mbs" 'BEGIN {
+    -v rtt="$(tcp tcp_rtt_p50_us "pair$i-tcp")" -v tcp="$(tcp tcp_throughput_mbs "pair$i-tcp")" \
+    -v rs="$(mbs "pair$i-raw")" -v ts="$(mbs "pair$i-tandem")" 'BEGIN {
     limit = (rs / 2 < tcp) ? rs / 2 : tcp
-    printf "| %d | %.1f | %.1f | %.1f | %.1f | %.2f |\n", i, rl, tl, rs, ts, ts / (0.9 * limit) }'
+    printf "| %d | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %.2f |\n", i, rl, rtt, tl, tl / (rl + rtt + 30), rs, tcp, ts, ts / (0.9 * limit) }'
 done
 m_raw_p50=$(for ((i = 1; i <= pairs; i++)); do lat_us "pair$i-raw" 50.000000; done | median)
+m_rtt_p50=$(for ((i = 1; i <= pairs; i++)); do tcp tcp_rtt_p50_us "pair$i-tcp"; done | median)
 m_t_p50=$(for ((i = 1; i <= pairs; i++)); do lat_us "pair$i-tandem" 50.000000; done | median)
 m_raw_mbs=$(for ((i = 1; i <= pairs; i++)); do mbs "pair$i-raw"; done | median)
+m_tcp_mbs=$(for ((i = 1; i <= pairs; i++)); do tcp tcp_throughput_mbs "pair$i-tcp"; done | median)
 m_t_mbs=$(for ((i = 1; i <= pairs; i++)); do mbs "pair$i-tandem"; done | median)
-check_figures ": see the fio output above" m_raw_p50 m_t_p50 m_raw_mbs m_t_mbs
+check_figures ": see the fio and tcp_loopback_bench output above" \
+  m_raw_p50 m_rtt_p50 m_t_p50 m_raw_mbs m_tcp_mbs m_t_mbs
 echo
 awk -v raw_p50="$m_raw_p50" -v t_p50="$m_t_p50" -v raw_mbs="$m_raw_mbs" -v t_mbs="$m_t_mbs" \
-  -v rtt_p50="$rtt_p50" -v tcp_mbs="$tcp_mbs" -v pairs="$pairs" 'BEGIN {
+  -v rtt_p50="$m_rtt_p50" -v tcp_mbs="$m_tcp_mbs" -v pairs="$pairs" 'BEGIN {
   lat_target = raw_p50 + rtt_p50 + 30
   limit = (raw_mbs / 2 < tcp_mbs) ? raw_mbs / 2 : tcp_mbs
   seq_target = 0.9 * limit
