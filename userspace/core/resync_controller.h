@@ -11,8 +11,10 @@
 // the previous tick plus this tick's share of the plan, clamped to
 // c_max_rate_kib, and to c_min_rate_kib while the application does I/O
 // (c_min_rate_kib 0: never yield). The grant is at least c_min_rate_kib's
-// share, so a sync with nothing in flight always gets going; with nothing
-// in flight the plan starts from resync_rate_kib (DRBD's initial rate).
+// share. With nothing in flight and nothing acked the plan starts from
+// resync_rate_kib (DRBD's initial rate); with c_min_rate_kib 0 and no fill
+// target that start is what gets a sync going, so it needs a
+// resync_rate_kib above 0 (the config accepts no less than 1 KiB/s).
 #pragma once
 
 #include <cstdint>

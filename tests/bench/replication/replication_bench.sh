@@ -100,7 +100,6 @@ trap cleanup EXIT
 
 say() { echo "replication_bench: $*" >&2; }
 
-
 # Written out in full so that no run pays for block allocation.
 fill() { dd if=/dev/zero of="$1" bs=1M count="$size_mib" oflag=direct status=none; }
 
