@@ -82,6 +82,19 @@ same_data() {  # both backing files hold identical data areas
 }
 
 uri() { echo "nbd+unix:///r0?socket=$work/run-$1/r0.nbd"; }
+# wait_writing N: until the background writer $writer has finished N writes
+# (a line each in $work/progress), then fail unless it is still writing, so
+# that what the caller does next happens during the stream whatever this
+# machine's speed.
+wait_writing() {
+  local done=0
+  for _ in $(seq 200); do
+    done=$({ cat "$work/progress" 2> /dev/null || true; } | wc -l)  # none yet: no file
+    [ "$done" -ge "$1" ] && break
+    sleep 0.05
+  done
+  kill -0 "$writer" 2> /dev/null || fail "the writes ended before the kill ($done done): the test proves nothing"
+}
 
 case "$scenario" in
   connect-auth)
@@ -260,15 +273,18 @@ case "$scenario" in
     same_data || fail "replicas differ after the resync"
     cmp -n 33554432 "$work/d1.bin" "$work/beta.img" || fail "beta lacks the data written while away"
 
-    # The secondary's daemon dies during a stream of writes.
+    # The secondary's daemon dies during a stream of writes: five rounds
+    # over the first 160 MiB, each 4 MiB always with the same pattern.
     (
-      for i in $(seq 0 39); do
-        qemu-io -f raw -c "write -P $((i + 1)) $((i * 4))M 4M" "$(uri alpha)" > /dev/null || exit 1
+      for round in $(seq 5); do
+        for i in $(seq 0 39); do
+          qemu-io -f raw -c "write -P $((i + 1)) $((i * 4))M 4M" "$(uri alpha)" > /dev/null || exit 1
+          echo "$round $i" >> "$work/progress"
+        done
       done
     ) &
     writer=$!
-    sleep 0.5
-    kill -0 "$writer" 2> /dev/null || fail "the writes ended before the kill: the test proves nothing"
+    wait_writing 3
     kill -9 "${pids[1]}"
     wait "$writer" || fail "writes on the primary failed when the peer died"
     for i in 0 7 21 39; do
@@ -319,11 +335,11 @@ case "$scenario" in
       # Round after round over the first 100 MiB: still writing at the kill.
       for i in $(seq 0 99); do
         qemu-io -f raw -c "write -P $((i % 25 + 1)) $((i % 25 * 4))M 4M" "$(uri alpha)" > /dev/null 2>&1 || exit 0
+        echo "$i" >> "$work/progress"
       done
     ) &
     writer=$!
-    sleep 0.5
-    kill -0 "$writer" 2> /dev/null || fail "the writes ended before the kill: the test proves nothing"
+    wait_writing 3
     kill -9 "${pids[$victim_index]}"
     wait "$writer" || true
     adm "$victim" dump-md r0 > "$work/dump"
